@@ -1,0 +1,54 @@
+# Entry points for everyone: `make up` runs the platform on this host, `make test` tests it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+SDP := $(BIN)/sdp
+PYTEST_ARGS ?=
+
+.PHONY: help venv prereqs artifacts up status down test test-unit lint format clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## the project's virtualenv (.venv) with its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+prereqs: venv ## Debian packages the manifest lists (Java 17, PostgreSQL, ...); installs what is missing
+	$(SDP) artifacts host-deps || $(SDP) artifacts host-deps --install
+
+artifacts: prereqs ## fetch/build every component into the cache (SDP_CACHE, default ~/.cache/sdp), checked against artifacts/lock.yml
+	$(SDP) artifacts build
+	$(BIN)/pip install --quiet --no-index --find-links "$$($(SDP) artifacts path)/wheelhouse" \
+		"pyspark==$$($(SDP) artifacts version spark)"
+
+up: artifacts ## start the platform on this host (data under SDP_DATA, default ~/.local/share/sdp)
+	$(SDP) local up
+
+status: venv ## probe every service; non-zero naming what is down
+	$(SDP) local status
+
+down: venv ## stop everything; data stays
+	$(SDP) local down
+
+test: artifacts ## the whole test suite, against real services started from the bundle
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: venv ## only the tests that need no services
+	$(BIN)/pytest -m 'not integration' $(PYTEST_ARGS)
+
+lint: venv ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv ## ruff format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## remove the virtualenv (the artifact cache is kept; it lives outside the clone)
+	rm -rf $(VENV) build *.egg-info

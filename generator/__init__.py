@@ -1,0 +1,1 @@
+"""Event generator and replays for the shopping data pipeline."""

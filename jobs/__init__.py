@@ -1,0 +1,1 @@
+"""Spark jobs of the pipeline and the settings they share."""

@@ -1,0 +1,1 @@
+"""The offline artifact bundle: manifest, lock, fetching, building, serving."""

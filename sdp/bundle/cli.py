@@ -1,0 +1,132 @@
+"""`sdp artifacts ...`: build, lock, verify and serve the offline bundle."""
+
+import functools
+import http.server
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sdp.bundle.build import SOURCES, Builder, missing_packages
+from sdp.bundle.lockfile import LockError, check_file, load_lock, save_lock
+from sdp.bundle.locking import Locker
+from sdp.bundle.manifest import ManifestError, load_manifest
+from sdp.paths import bundle_dir, work_dir
+
+app = typer.Typer(no_args_is_help=True, help="The offline artifact bundle (artifacts/manifest.yml).")
+console = Console(stderr=True)
+
+SourceOpt = Annotated[str, typer.Option(help=f"where files come from: {' | '.join(SOURCES)}")]
+ComponentOpt = Annotated[list[str] | None, typer.Option("--component", "-c", help="only these components")]
+
+
+def _fails_cleanly(fn):
+    """Manifest and lock problems are user errors: one red line, exit 1, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (LockError, ManifestError) as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB" if n else ""
+
+
+@app.command()
+@_fails_cleanly
+def build(source: SourceOpt = "registries", component: ComponentOpt = None,
+          repair: Annotated[bool, typer.Option(help="replace cached files that fail the check")] = False):
+    """Fetch or build every locked file into the cache, checking each against the lock."""
+    started = time.monotonic()
+    builder = Builder(load_manifest(), load_lock(), bundle_dir(), work_dir(), source=source,
+                      repair=repair, console=console)
+    outcomes = builder.run(component)
+    table = Table(title=f"bundle in {bundle_dir()}")
+    for col in ("component", "action", "files", "size", "seconds", "note"):
+        table.add_column(col, justify="right" if col in ("files", "size", "seconds") else "left")
+    for o in outcomes:
+        table.add_row(o.component, o.action, str(o.files or ""), _size(o.size), f"{o.seconds:.1f}", o.note)
+    console.print(table)
+    console.print(f"bundle ready in {time.monotonic() - started:.1f} s; every file matches artifacts/lock.yml")
+
+
+@app.command()
+@_fails_cleanly
+def lock(component: ComponentOpt = None, source: SourceOpt = "registries",
+         file: Annotated[Path | None, typer.Option(help="a local copy of a tarball component")] = None):
+    """Resolve the manifest and write artifacts/lock.yml (maintainers, after a version bump)."""
+    manifest, lock_ = load_manifest(), load_lock()
+    builder = Builder(manifest, lock_, bundle_dir(), work_dir(), source=source, console=console)
+    try:
+        Locker(builder, console).run(component, file)
+    finally:  # keep what was locked before a failure
+        save_lock(lock_)
+    console.print(f"artifacts/lock.yml: {len(lock_.entries)} files")
+
+
+@app.command()
+@_fails_cleanly
+def verify():
+    """Check every file present in the bundle against the lock (no network)."""
+    lock_ = load_lock()
+    checked = 0
+    for entry in lock_.entries.values():
+        path = bundle_dir() / entry.path
+        if path.exists():
+            check_file(path, entry)
+            checked += 1
+    console.print(f"{checked} files match artifacts/lock.yml ({len(lock_.entries) - checked} not in this bundle)")
+
+
+@app.command()
+@_fails_cleanly
+def version(name: str):
+    """Print a component's pinned version (for scripts, the Makefile, Vagrant)."""
+    print(load_manifest()[name].version)
+
+
+@app.command()
+def path():
+    """Print the bundle directory."""
+    print(bundle_dir())
+
+
+@app.command("host-deps")
+@_fails_cleanly
+def host_deps(install: Annotated[bool, typer.Option(help="apt-get install what is missing")] = False):
+    """Check (or install) the Debian packages the manifest lists for this host."""
+    packages = load_manifest()["debian"].get("packages", [])
+    missing = missing_packages(packages)
+    if not missing:
+        console.print(f"installed: {' '.join(packages)}")
+        return
+    if not install:
+        console.print(f"[red]missing Debian packages:[/red] {' '.join(missing)} (run with --install)")
+        raise typer.Exit(1)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], check=True, env=env)
+
+
+@app.command()
+def serve(port: Annotated[int, typer.Option(help="TCP port")] = 8765,
+          bind: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0"):
+    """Serve the bundle over HTTP so other hosts install from this control node."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(bundle_dir()))
+    with http.server.ThreadingHTTPServer((bind, port), handler) as server:
+        console.print(f"serving {bundle_dir()} on http://{bind}:{port}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass

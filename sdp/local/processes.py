@@ -1,0 +1,101 @@
+"""Starting and stopping long-running processes with pid files, logs and readiness probes."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A service did not start or is not healthy; the message names it and its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); waitpid reaps it when it is ours.
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
+
+
+def read_pid(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def spawn(cmd: list[str], pidfile: Path, log: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> int:
+    """Start cmd in its own session (so stop() can signal the whole group); record its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+    pidfile.write_text(str(proc.pid))
+    return proc.pid
+
+
+def wait_until(probe: Callable[[], bool], timeout: float, what: str, log: Path, pid: int | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        if pid is not None and not pid_alive(pid):
+            raise ServiceError(f"{what} exited during start-up; last lines of {log}:\n{tail(log)}")
+        time.sleep(0.3)
+    raise ServiceError(f"{what} not ready after {timeout:.0f} s; last lines of {log}:\n{tail(log)}")
+
+
+def stop(pidfile: Path, grace: float = 20.0) -> bool:
+    """SIGTERM the process group, SIGKILL after the grace period; True if something was running."""
+    pid = read_pid(pidfile)
+    if pid is None:
+        pidfile.unlink(missing_ok=True)
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + grace
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if pid_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"

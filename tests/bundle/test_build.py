@@ -1,0 +1,147 @@
+"""Building a bundle from a lock: cached files are re-checked, corrupt ones are refused by name."""
+
+import functools
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sdp.bundle import kafka_dist
+from sdp.bundle.build import Builder
+from sdp.bundle.lockfile import ChecksumMismatch, Lock, LockEntry, LockError, load_lock
+from sdp.bundle.manifest import load_manifest, parse_manifest
+from sdp.cli import app
+
+JAR = b"PK\x03\x04 not really a jar, but bytes with a known checksum" * 100
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def origin(tmp_path):
+    """A directory of source files, served over HTTP on loopback."""
+    root = tmp_path / "origin"
+    (root / "g" / "a" / "1").mkdir(parents=True)
+    (root / "g" / "a" / "1" / "a-1.jar").write_bytes(JAR)
+    (root / "dl").mkdir()
+    (root / "dl" / "tool-2.tar.gz").write_bytes(b"upstream tarball bytes")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def bundle_setup(origin, tmp_path):
+    root, url = origin
+    manifest = parse_manifest({"maven_repository": url, "components": {
+        "lib": {"kind": "maven", "version": "1", "artifacts": ["g:a:{version}"]},
+        "tool": {"kind": "tarball", "version": "2", "env": "SDP_TEST_TOOL_TARBALL",
+                 "upstream": {"url": f"{url}/dl/tool-{{version}}.tar.gz"}},
+    }})
+    lock = Lock({
+        "maven/g/a/1/a-1.jar": LockEntry("maven/g/a/1/a-1.jar", "lib", sha(JAR), len(JAR), url=f"{url}/g/a/1/a-1.jar"),
+        "tool/tool-2.tar.gz": LockEntry("tool/tool-2.tar.gz", "tool", sha(b"upstream tarball bytes")),
+    })
+    return manifest, lock, tmp_path / "bundle", tmp_path / "work", root
+
+
+def make_builder(setup, **kwargs) -> Builder:
+    manifest, lock, bundle, work, _ = setup
+    return Builder(manifest, lock, bundle, work, **kwargs)
+
+
+def actions(outcomes) -> dict[str, str]:
+    return {o.component: o.action for o in outcomes}
+
+
+def test_first_build_fetches_second_only_checks(bundle_setup):
+    assert actions(make_builder(bundle_setup).run(["lib"])) == {"lib": "fetched"}
+    assert actions(make_builder(bundle_setup).run(["lib"])) == {"lib": "cached"}
+
+
+def test_truncated_cached_file_fails_naming_file_and_both_checksums(bundle_setup):
+    bundle = bundle_setup[2]
+    make_builder(bundle_setup).run(["lib"])
+    jar = bundle / "maven/g/a/1/a-1.jar"
+    jar.write_bytes(JAR[:100])
+    with pytest.raises(ChecksumMismatch) as exc:
+        make_builder(bundle_setup).run(["lib"])
+    message = str(exc.value)
+    assert str(jar) in message and sha(JAR) in message and sha(JAR[:100]) in message
+    assert jar.read_bytes() == JAR[:100], "a failed check must not silently replace the file"
+    assert actions(make_builder(bundle_setup, repair=True).run(["lib"])) == {"lib": "fetched"}
+    assert jar.read_bytes() == JAR
+
+
+def test_altered_source_never_reaches_the_bundle(bundle_setup):
+    root, bundle = bundle_setup[4], bundle_setup[2]
+    (root / "g/a/1/a-1.jar").write_bytes(JAR + b"tampered")
+    with pytest.raises(ChecksumMismatch, match=sha(JAR + b"tampered")):
+        make_builder(bundle_setup).run(["lib"])
+    assert not list(bundle.rglob("a-1.jar*")), "nothing downstream may install from a bad download"
+
+
+def test_stale_lock_is_reported_with_the_fix(bundle_setup):
+    manifest, lock, bundle, work, _ = bundle_setup
+    bumped = parse_manifest({"components": {"lib": {"kind": "maven", "version": "2", "artifacts": ["g:a:{version}"]}}})
+    with pytest.raises(LockError, match=r"stale for lib: the manifest asks for g:a:2; run `sdp artifacts lock"):
+        Builder(bumped, lock, bundle, work).run()
+
+
+def test_upstream_source_and_local_tarball_share_the_check(bundle_setup, tmp_path, monkeypatch):
+    monkeypatch.delenv("SDP_TEST_TOOL_TARBALL", raising=False)
+    assert actions(make_builder(bundle_setup).run(["tool"])) == {"tool": "skipped"}
+    assert actions(make_builder(bundle_setup, source="upstream").run(["tool"])) == {"tool": "fetched"}
+    (bundle_setup[2] / "tool/tool-2.tar.gz").unlink()
+    wrong = tmp_path / "tool.tgz"
+    wrong.write_bytes(b"someone else's tarball")
+    monkeypatch.setenv("SDP_TEST_TOOL_TARBALL", str(wrong))
+    with pytest.raises(ChecksumMismatch, match=sha(b"someone else's tarball")):
+        make_builder(bundle_setup).run(["tool"])
+    right = tmp_path / "tool-ok.tgz"
+    right.write_bytes(b"upstream tarball bytes")
+    monkeypatch.setenv("SDP_TEST_TOOL_TARBALL", str(right))
+    assert actions(make_builder(bundle_setup).run(["tool"])) == {"tool": "fetched"}
+
+
+def test_unknown_source_is_named():
+    with pytest.raises(LockError, match="--source 'internet'"):
+        Builder(parse_manifest({"components": {}}), Lock(), Path("/nonexistent"), Path("/nonexistent"),
+                source="internet")
+
+
+def test_cli_verify_fails_on_a_corrupt_file_with_both_checksums(tmp_path, monkeypatch):
+    lock = load_lock()
+    entry = lock.for_component("postgresql-jdbc")[0]
+    monkeypatch.setenv("SDP_CACHE", str(tmp_path))
+    corrupt = tmp_path / "bundle" / entry.path
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"truncated")
+    result = CliRunner().invoke(app, ["artifacts", "verify"])
+    assert result.exit_code == 1
+    flat = " ".join(result.output.split())
+    assert entry.sha256 in flat and sha(b"truncated") in flat and "postgresql" in flat
+
+
+def test_kafka_distribution_is_reproducible(tmp_path):
+    """Assembled twice from the same jars, the tarball has the same bytes (so it can be locked)."""
+    component = load_manifest()["kafka"]
+    jars = [LockEntry(f"maven/x/{n}.jar", "kafka", "0" * 64) for n in ("b", "a")]
+    for e in jars:
+        (tmp_path / e.path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / e.path).write_bytes(e.path.encode())
+    first, second = tmp_path / "1.tgz", tmp_path / "2.tgz"
+    kafka_dist.assemble(component, jars, tmp_path, first)
+    kafka_dist.assemble(component, list(reversed(jars)), tmp_path, second)
+    assert first.read_bytes() == second.read_bytes()
+    home = kafka_dist.unpack(first, tmp_path / "opt")
+    assert (home / "libs" / "a.jar").exists()
+    assert (home / "bin" / "kafka-storage.sh").stat().st_mode & 0o111

@@ -1,0 +1,70 @@
+"""Real services for the integration tests, started from the artifact bundle on loopback.
+
+Each fixture starts only its own service, once per test session, under a temporary prefix with
+free ports and generated secrets, and stops it at the end.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from sdp.bundle.lockfile import LockError
+from sdp.local.processes import free_port
+from sdp.local.services import Kafka, MinIO, Postgres
+from sdp.local.stack import DEFAULT_PORTS, Stack, load_or_create_config
+from sdp.paths import REPO_ROOT
+
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def stack_config(tmp_path_factory):
+    ports = {name: free_port() for name in DEFAULT_PORTS}
+    # One drive keeps start-up quick; `sdp local up` uses four (an erasure set).
+    return load_or_create_config(tmp_path_factory.mktemp("stack"), ports, minio_drives=1)
+
+
+@contextmanager
+def _running(stack_config, name: str) -> Iterator[Stack]:
+    stack = Stack(stack_config, [name])
+    try:
+        stack.up()
+    except LockError as exc:
+        pytest.fail(f"the artifact bundle is not built ({exc}); run `make artifacts`")
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def kafka_service(stack_config) -> Iterator[Kafka]:
+    with _running(stack_config, "kafka") as stack:
+        yield stack.service("kafka")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_service) -> str:
+    """host:port of a real single-node KRaft broker (auto topic creation on)."""
+    return kafka_service.bootstrap
+
+
+@pytest.fixture(scope="session")
+def minio_service(stack_config) -> Iterator[MinIO]:
+    with _running(stack_config, "minio") as stack:
+        yield stack.service("minio")
+
+
+@pytest.fixture(scope="session")
+def postgres_service(stack_config) -> Iterator[Postgres]:
+    with _running(stack_config, "postgres") as stack:
+        yield stack.service("postgres")
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"{SHARED_DATASETS} is absent (real datasets are optional; fixtures cover the basics)")
+    return SHARED_DATASETS
