@@ -24,10 +24,10 @@ prereqs: venv ## Debian packages the manifest lists (Java 17, PostgreSQL, ...); 
 
 artifacts: prereqs ## fetch/build every component into the cache (SDP_CACHE, default ~/.cache/sdp), checked against artifacts/lock.yml
 	$(SDP) artifacts build
-	$(BIN)/pip install --quiet --no-index --find-links "$$($(SDP) artifacts path)/wheelhouse" \
+	$(BIN)/pip install --quiet --no-index --no-build-isolation --find-links "$$($(SDP) artifacts path)/wheelhouse" \
 		"pyspark==$$($(SDP) artifacts version spark)"
 
-up: artifacts ## start the platform on this host (data under SDP_DATA, default ~/.local/share/sdp)
+up: artifacts ## start the platform on this host (data under SDP_DATA)
 	$(SDP) local up
 
 status: venv ## probe every service; non-zero naming what is down

@@ -21,6 +21,7 @@ from generator.simulator import Simulator
 from generator.traffic import SaleSwitch
 
 console = Console(stderr=True)
+DEFAULT_STATE = Path.home() / ".cache" / "sdp" / "olist-replay.json"
 
 Bootstrap = Annotated[
     str | None,
@@ -28,7 +29,9 @@ Bootstrap = Annotated[
 ]
 Out = Annotated[
     Path | None,
-    typer.Option("--out", help="Write JSON lines {topic, key, value} to this file instead of Kafka."),
+    typer.Option(
+        "--out", help="Write JSON lines {topic, key, value} to this file instead of Kafka."
+    ),
 ]
 ConnectTimeout = Annotated[
     float, typer.Option(help="Seconds to wait for the broker before giving up.", min=0.1)
@@ -36,7 +39,7 @@ ConnectTimeout = Annotated[
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -69,7 +72,9 @@ def _start_time(value: str | None) -> float:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO date-time", param_hint="--start") from None
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date-time", param_hint="--start"
+        ) from None
     if parsed.tzinfo is None:
         raise typer.BadParameter(f"{value!r} needs a zone, e.g. {value}Z", param_hint="--start")
     return parsed.timestamp()
@@ -78,20 +83,50 @@ def _start_time(value: str | None) -> float:
 def generate(
     bootstrap: Bootstrap = None,
     out: Out = None,
-    rate: Annotated[float, typer.Option(help="Shopping events per second at the day's mean traffic.", min=0.001)] = 100.0,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second (60: an hour a minute).", min=0.001)] = 1.0,
-    count: Annotated[int | None, typer.Option(help="Stop after this many shopping events.", min=1)] = None,
-    duration: Annotated[float | None, typer.Option(help="Stop after this many wall-clock seconds.", min=0.001)] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed: the same seed and --start give the same stream.")] = None,
-    start: Annotated[str | None, typer.Option(help="Simulated start time, ISO with zone (default: now).")] = None,
+    rate: Annotated[
+        float, typer.Option(help="Shopping events per second at the day's mean traffic.", min=0.001)
+    ] = 100.0,
+    speed: Annotated[
+        float,
+        typer.Option(help="Simulated seconds per wall second (60: an hour a minute).", min=0.001),
+    ] = 1.0,
+    count: Annotated[
+        int | None, typer.Option(help="Stop after this many shopping events.", min=1)
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many wall-clock seconds.", min=0.001)
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed: the same seed and --start give the same stream.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Simulated start time, ISO with zone (default: now).")
+    ] = None,
     sale: Annotated[bool, typer.Option(help="Start in sale mode.")] = False,
-    sale_multiplier: Annotated[float, typer.Option(help="Traffic multiplier in sale mode.", min=1)] = 10.0,
-    sale_flag: Annotated[Path | None, typer.Option(help="Sale mode is on while this file exists (SIGUSR1 toggles too).")] = None,
-    unpaced: Annotated[bool, typer.Option("--unpaced", help="Generate as fast as possible; timestamps unchanged.")] = False,
-    corpus: Annotated[Path | None, typer.Option(help="Real review texts: Naver 'rating<TAB>text' file or CSV with rating and text columns.")] = None,
+    sale_multiplier: Annotated[
+        float, typer.Option(help="Traffic multiplier in sale mode.", min=1)
+    ] = 10.0,
+    sale_flag: Annotated[
+        Path | None,
+        typer.Option(help="Sale mode is on while this file exists (SIGUSR1 toggles too)."),
+    ] = None,
+    unpaced: Annotated[
+        bool, typer.Option("--unpaced", help="Generate as fast as possible; timestamps unchanged.")
+    ] = False,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real review texts: Naver 'rating<TAB>text' file, or CSV with rating and text.",
+        ),
+    ] = None,
     users: Annotated[int, typer.Option(help="Number of distinct users.", min=1)] = 50_000,
     sessions: Annotated[int, typer.Option(help="Sessions open at the same time.", min=1)] = 200,
-    validate_every: Annotated[int, typer.Option(help="Validate the first and every n-th record of each topic (1: all, 0: none).", min=0)] = 1000,
+    validate_every: Annotated[
+        int,
+        typer.Option(
+            help="Validate the first and every n-th record of each topic (1: all, 0: none).", min=0
+        ),
+    ] = 1000,
     connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
     """Generate shopping events, search queries, sessions and Korean reviews on the daily curve."""
@@ -101,25 +136,47 @@ def generate(
         switch.listen_for_signal()
         catalog = load_catalog()
         seed = seed if seed is not None else time.time_ns()
-        sim = Simulator(catalog, seed=seed, start=start_s, rate=rate, speed=speed, sale=switch,
-                        users=users, concurrent_sessions=sessions)
+        sim = Simulator(
+            catalog,
+            seed=seed,
+            start=start_s,
+            rate=rate,
+            speed=speed,
+            sale=switch,
+            users=users,
+            concurrent_sessions=sessions,
+        )
         if corpus is not None:
             sim.texts = ReviewTexts(sim.rng, load_corpus(corpus))
         sink = open_sink(bootstrap, out, connect_timeout)
         stop = StopFlag()
         stop.install()
-        facts = lambda: {  # noqa: E731
-            "sale": f"ON x{switch.multiplier:g}" if switch.on else "off",
-            "simulated": sim.timestamp(sim.now)[:19],
-        }
+
+        def facts():
+            return {
+                "sale": f"ON x{switch.multiplier:g}" if switch.on else "off",
+                "simulated": sim.timestamp(sim.now)[:19],
+            }
+
         with Progress("sdp generate", sink, facts, console) as progress:
             try:
-                events = run_generate(sim, sink, Limits(count, duration, not unpaced, validate_every),
-                                      stop, progress.tick)
+                events = run_generate(
+                    sim,
+                    sink,
+                    Limits(count, duration, not unpaced, validate_every),
+                    stop,
+                    progress.tick,
+                )
             finally:
                 sink.close()
-        report(sink, {"seed": seed, "shopping events": f"{events:,}",
-                      "reviews not yet due at stop": sim.pending_reviews})
+        report(
+            sink,
+            {
+                "seed": seed,
+                "shopping events": f"{events:,}",
+                "reviews not yet due at stop": sim.pending_reviews,
+            },
+        )
 
 
 replay_app = typer.Typer(no_args_is_help=True, help="Replay real datasets as change data capture.")
@@ -131,13 +188,22 @@ def replay_olist(
     folder: Annotated[Path, typer.Option("--dir", help="Folder with the 9 Olist CSV files.")],
     bootstrap: Bootstrap = None,
     out: Out = None,
-    speed: Annotated[float, typer.Option(help="Source seconds per wall second; 0: no pacing.", min=0)] = 86_400.0,
-    max_gap: Annotated[float, typer.Option(help="Longest wait between two records, in seconds.", min=0)] = 1.0,
-    state: Annotated[Path, typer.Option(help="Where the replay keeps its position, to resume.")] = Path.home() / ".cache/sdp/olist-replay.json",
-    restart: Annotated[bool, typer.Option("--restart", help="Start from the beginning, forgetting the saved position.")] = False,
+    speed: Annotated[
+        float, typer.Option(help="Source seconds per wall second; 0: no pacing.", min=0)
+    ] = 86_400.0,
+    max_gap: Annotated[
+        float, typer.Option(help="Longest wait between two records, in seconds.", min=0)
+    ] = 1.0,
+    state: Annotated[
+        Path, typer.Option(help="Where the replay keeps its position, to resume.")
+    ] = DEFAULT_STATE,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Start from the beginning, forgetting the saved position."),
+    ] = False,
     connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
-    """Replay the Olist orders, their items, payments, reviews and reference rows to olist.<table>."""
+    """Replay Olist orders with their items, payments, reviews and references to olist.<table>."""
     with reporting_errors():
         tables, dead = read_tables(folder)
         plan = build_plan(tables, dead)
@@ -146,7 +212,10 @@ def replay_olist(
             state.unlink(missing_ok=True)
         start = replay_state.load()
         if start >= len(plan):
-            console.print(f"{folder}: all {len(plan):,} records were replayed already ({state}); --restart to replay again")
+            console.print(
+                f"{folder}: all {len(plan):,} records were replayed already ({state}); "
+                "--restart to replay again"
+            )
             return
         sink = open_sink(bootstrap, out, connect_timeout)
         stop = StopFlag()
@@ -154,19 +223,37 @@ def replay_olist(
         facts = lambda: {"position": f"{start + sum(sink.sent.values()):,}/{len(plan):,}"}  # noqa: E731
         with Progress("sdp replay olist", sink, facts, console) as progress:
             try:
-                first, next_seq = replay(plan, sink, replay_state, Pacing(speed, max_gap),
-                                         on_tick=progress.tick, should_stop=lambda: stop.stopped)
+                first, next_seq = replay(
+                    plan,
+                    sink,
+                    replay_state,
+                    Pacing(speed, max_gap),
+                    on_tick=progress.tick,
+                    should_stop=lambda: stop.stopped,
+                )
             finally:
                 sink.close()
         rows = {table: f"{len(r):,}" for table, r in tables.items()}
-        report(sink, {"rows read": rows, "unreadable rows": len(dead),
-                      "published positions": f"{first:,}..{next_seq:,} of {len(plan):,}",
-                      "state": state})
+        report(
+            sink,
+            {
+                "rows read": rows,
+                "unreadable rows": len(dead),
+                "published positions": f"{first:,}..{next_seq:,} of {len(plan):,}",
+                "state": state,
+            },
+        )
 
 
 @import_app.command("rees46")
 def import_rees46_command(
-    file: Annotated[Path, typer.Argument(help="REES46 CSV: event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="REES46 CSV: event_time, event_type, product_id, category_id, category_code, "
+            "brand, price, user_id, user_session"
+        ),
+    ],
     bootstrap: Bootstrap = None,
     out: Out = None,
     connect_timeout: ConnectTimeout = 10.0,

@@ -51,7 +51,9 @@ def spark_conf(lake: LakeSettings, jars: list[Path]) -> dict[str, str]:
         "spark.hadoop.fs.s3a.path.style.access": "true",
         "spark.hadoop.fs.s3a.access.key": lake.s3_access_key,
         "spark.hadoop.fs.s3a.secret.key": lake.s3_secret_key,
-        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(lake.s3_endpoint.startswith("https")).lower(),
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(
+            lake.s3_endpoint.startswith("https")
+        ).lower(),
     }
 
 
@@ -59,8 +61,10 @@ def pyiceberg_properties(lake: LakeSettings) -> dict[str, str]:
     """pyiceberg SqlCatalog properties for the same catalog Spark uses."""
     return {
         "type": "sql",
-        "uri": (f"postgresql+psycopg2://{lake.pg_user}:{lake.pg_password}"
-                f"@{lake.pg_host}:{lake.pg_port}/{lake.pg_database}"),
+        "uri": (
+            f"postgresql+psycopg2://{lake.pg_user}:{lake.pg_password}"
+            f"@{lake.pg_host}:{lake.pg_port}/{lake.pg_database}"
+        ),
         "warehouse": lake.warehouse,
         "s3.endpoint": lake.s3_endpoint,
         "s3.access-key-id": lake.s3_access_key,

@@ -6,7 +6,9 @@ from generator.cli import register as register_generator
 from sdp.bundle.cli import app as artifacts_app
 from sdp.local.cli import app as local_app
 
-app = typer.Typer(no_args_is_help=True, help="shopping-data-pipeline: build, run and feed the platform.")
+app = typer.Typer(
+    no_args_is_help=True, help="shopping-data-pipeline: build, run and feed the platform."
+)
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(local_app, name="local")
 register_generator(app)

@@ -4,6 +4,8 @@ Each fixture starts only its own service, once per test session, under a tempora
 free ports and generated secrets, and stops it at the end.
 """
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,10 +22,14 @@ SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
 
 @pytest.fixture(scope="session")
-def stack_config(tmp_path_factory):
+def stack_config():
     ports = {name: free_port() for name in DEFAULT_PORTS}
+    # Not under pytest's 0700 tmp dir: PostgreSQL drops to its own user and must reach its data.
+    prefix = Path(tempfile.mkdtemp(prefix="sdp-test-stack-"))
+    prefix.chmod(0o711)
     # One drive keeps start-up quick; `sdp local up` uses four (an erasure set).
-    return load_or_create_config(tmp_path_factory.mktemp("stack"), ports, minio_drives=1)
+    yield load_or_create_config(prefix, ports, minio_drives=1)
+    shutil.rmtree(prefix, ignore_errors=True)
 
 
 @contextmanager
@@ -66,5 +72,7 @@ def postgres_service(stack_config) -> Iterator[Postgres]:
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
-        pytest.skip(f"{SHARED_DATASETS} is absent (real datasets are optional; fixtures cover the basics)")
+        pytest.skip(
+            f"{SHARED_DATASETS} is absent (real datasets are optional; fixtures cover the basics)"
+        )
     return SHARED_DATASETS

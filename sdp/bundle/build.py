@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 from rich.console import Console
@@ -24,7 +25,14 @@ from rich.progress import (
 
 from sdp.bundle import gobuild, kafka_dist, maven, pypi
 from sdp.bundle.fetch import download
-from sdp.bundle.lockfile import ChecksumMismatch, Lock, LockEntry, LockError, check_file, sha256_file
+from sdp.bundle.lockfile import (
+    ChecksumMismatch,
+    Lock,
+    LockEntry,
+    LockError,
+    check_file,
+    sha256_file,
+)
 from sdp.bundle.manifest import Component, Manifest
 from sdp.paths import REPO_ROOT
 
@@ -64,12 +72,23 @@ def stale_reason(component: Component, entries: list[LockEntry]) -> str | None:
 
 
 def go_origin(component: Component) -> str:
-    return f"{component.get('module')}/{component.get('package', '.')}@{component.version}"
+    """module@version, or module/package@version for a command inside the module."""
+    package = component.get("package", ".").removeprefix("./").removeprefix(".")
+    return f"{component.get('module')}{'/' + package if package else ''}@{component.version}"
 
 
 class Builder:
-    def __init__(self, manifest: Manifest, lock: Lock, bundle: Path, work: Path, *,
-                 source: str = "registries", repair: bool = False, console: Console | None = None):
+    def __init__(
+        self,
+        manifest: Manifest,
+        lock: Lock,
+        bundle: Path,
+        work: Path,
+        *,
+        source: str = "registries",
+        repair: bool = False,
+        console: Console | None = None,
+    ):
         if source not in SOURCES:
             raise LockError(f"--source {source!r}: choose one of {', '.join(SOURCES)}")
         self.manifest, self.lock, self.bundle, self.work = manifest, lock, bundle, work
@@ -77,8 +96,14 @@ class Builder:
         self.console = console or Console(stderr=True)
         self.index: dict = {"source": source, "binaries": {}, "jars": {}}
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-            TransferSpeedColumn(), TimeElapsedColumn(), console=self.console, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
         )
 
     # -- one file -------------------------------------------------------------------------------
@@ -92,8 +117,11 @@ class Builder:
             except ChecksumMismatch as exc:
                 if not self.repair:
                     raise ChecksumMismatch(
-                        exc.path, exc.expected, exc.actual,
-                        "nothing was installed from it; run `sdp artifacts build --repair` to replace it",
+                        exc.path,
+                        exc.expected,
+                        exc.actual,
+                        "nothing was installed from it; "
+                        "run `sdp artifacts build --repair` to replace it",
                     ) from None
                 dest.unlink()
         partial = dest.with_name(dest.name + ".partial")
@@ -102,7 +130,11 @@ class Builder:
         actual = sha256_file(partial)
         if actual != entry.sha256:
             partial.unlink(missing_ok=True)
-            hint = f"built with {gobuild.go_version()}, locked with {entry.built_with}" if entry.built_with else ""
+            hint = (
+                f"built with {gobuild.go_version()}, locked with {entry.built_with}"
+                if entry.built_with
+                else ""
+            )
             raise ChecksumMismatch(dest, entry.sha256, actual, hint)
         os.replace(partial, dest)
         return "built" if entry.built_from else "fetched"
@@ -116,8 +148,10 @@ class Builder:
         entries = [e for e in self.lock.for_component(component.name) if e.path.startswith(prefix)]
         reason = "it has no entries" if not entries else stale_reason(component, entries)
         if reason:
-            raise LockError(f"artifacts/lock.yml is stale for {component.name}: {reason}; "
-                            f"run `sdp artifacts lock --component {component.name}`")
+            raise LockError(
+                f"artifacts/lock.yml is stale for {component.name}: {reason}; "
+                f"run `sdp artifacts lock --component {component.name}`"
+            )
         return entries
 
     # -- one component per kind ------------------------------------------------------------------
@@ -138,7 +172,9 @@ class Builder:
         if self.source == "upstream":
             path = kafka_dist.upstream_path(component)
             entry = self.lock.require(path, component.name)
-            action = self.ensure(entry, lambda d: download(component.get("upstream")["url"], d, self.progress))
+            action = self.ensure(
+                entry, lambda d: download(component.get("upstream")["url"], d, self.progress)
+            )
             self.index["kafka_tarball"] = path
             return action, [entry]
         jars_action, jars = self.maven(component)
@@ -155,11 +191,15 @@ class Builder:
         path = gobuild.binary_path(component)
         entry = self.lock.require(path, component.name)
         if entry.built_from != go_origin(component):
-            raise LockError(f"artifacts/lock.yml is stale for {component.name}: locked "
-                            f"{entry.built_from}, the manifest asks for {go_origin(component)}; "
-                            f"run `sdp artifacts lock --component {component.name}`")
+            raise LockError(
+                f"artifacts/lock.yml is stale for {component.name}: locked "
+                f"{entry.built_from}, the manifest asks for {go_origin(component)}; "
+                f"run `sdp artifacts lock --component {component.name}`"
+            )
         log = self.work / "logs" / f"{component.name}.log"
-        task = self.progress.add_task(f"building {component.name} (go install, log {log})", total=None)
+        task = self.progress.add_task(
+            f"building {component.name} (go install, log {log})", total=None
+        )
         try:
             action = self.ensure(entry, lambda d: gobuild.build(component, self.work, d, log))
         finally:
@@ -181,7 +221,9 @@ class Builder:
             action = self.ensure(entry, lambda d: shutil.copyfile(local, d))
         elif self.source == "upstream":
             entry = self.lock.require(entry_path, component.name)
-            action = self.ensure(entry, lambda d: download(component.get("upstream")["url"], d, self.progress))
+            action = self.ensure(
+                entry, lambda d: download(component.get("upstream")["url"], d, self.progress)
+            )
         else:
             raise _Skip(f"optional: set {env}=PATH or use --source upstream")
         self.index.setdefault("tarballs", {})[component.name] = entry_path
@@ -189,16 +231,27 @@ class Builder:
 
     def apt(self, component: Component) -> tuple[str, list[LockEntry]]:
         missing = missing_packages(component.get("packages", []))
-        note = f"missing: {' '.join(missing)} (sdp artifacts host-deps --install)" if missing else ""
+        note = (
+            f"missing: {' '.join(missing)} (sdp artifacts host-deps --install)" if missing else ""
+        )
         raise _Skip(note or "installed", keep_action="checked")
 
     # -- everything --------------------------------------------------------------------------------
-    HANDLERS = {"maven": "maven", "kafka-dist": "kafka", "pypi": "pypi", "go": "go",
-                "terraform-provider": "go", "tarball": "tarball", "apt": "apt"}
+    HANDLERS: ClassVar[dict[str, str]] = {
+        "maven": "maven",
+        "kafka-dist": "kafka",
+        "pypi": "pypi",
+        "go": "go",
+        "terraform-provider": "go",
+        "tarball": "tarball",
+        "apt": "apt",
+    }
     ORDER = ("apt", "maven", "kafka-dist", "pypi", "go", "terraform-provider", "tarball")
 
     def run(self, only: list[str] | None = None) -> list[Outcome]:
-        components = sorted(self.manifest.components.values(), key=lambda c: self.ORDER.index(c.kind))
+        components = sorted(
+            self.manifest.components.values(), key=lambda c: self.ORDER.index(c.kind)
+        )
         if only:
             for name in only:
                 self.manifest[name]  # raises with the known names for a typo
@@ -229,8 +282,18 @@ class Builder:
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("shopping_data_pipeline-*.whl"):
             old.unlink()
-        cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-               "--wheel-dir", str(out), str(REPO_ROOT)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(REPO_ROOT),
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise LockError(f"building the project's wheel failed:\n{result.stderr}")
@@ -259,7 +322,9 @@ def missing_packages(packages: list[str]) -> list[str]:
         return list(packages)
     missing = []
     for package in packages:
-        result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True
+        )
         if "install ok installed" not in result.stdout:
             missing.append(package)
     return missing

@@ -1,5 +1,6 @@
 """`sdp artifacts ...`: build, lock, verify and serve the offline bundle."""
 
+import contextlib
 import functools
 import http.server
 import os
@@ -13,16 +14,22 @@ from rich.console import Console
 from rich.table import Table
 
 from sdp.bundle.build import SOURCES, Builder, missing_packages
+from sdp.bundle.layout import index
 from sdp.bundle.lockfile import LockError, check_file, load_lock, save_lock
 from sdp.bundle.locking import Locker
 from sdp.bundle.manifest import ManifestError, load_manifest
+from sdp.bundle.terraform import cli_config
 from sdp.paths import bundle_dir, work_dir
 
-app = typer.Typer(no_args_is_help=True, help="The offline artifact bundle (artifacts/manifest.yml).")
+app = typer.Typer(
+    no_args_is_help=True, help="The offline artifact bundle (artifacts/manifest.yml)."
+)
 console = Console(stderr=True)
 
 SourceOpt = Annotated[str, typer.Option(help=f"where files come from: {' | '.join(SOURCES)}")]
-ComponentOpt = Annotated[list[str] | None, typer.Option("--component", "-c", help="only these components")]
+ComponentOpt = Annotated[
+    list[str] | None, typer.Option("--component", "-c", help="only these components")
+]
 
 
 def _fails_cleanly(fn):
@@ -45,26 +52,43 @@ def _size(n: int) -> str:
 
 @app.command()
 @_fails_cleanly
-def build(source: SourceOpt = "registries", component: ComponentOpt = None,
-          repair: Annotated[bool, typer.Option(help="replace cached files that fail the check")] = False):
+def build(
+    source: SourceOpt = "registries",
+    component: ComponentOpt = None,
+    repair: Annotated[bool, typer.Option(help="replace cached files that fail the check")] = False,
+):
     """Fetch or build every locked file into the cache, checking each against the lock."""
     started = time.monotonic()
-    builder = Builder(load_manifest(), load_lock(), bundle_dir(), work_dir(), source=source,
-                      repair=repair, console=console)
+    builder = Builder(
+        load_manifest(),
+        load_lock(),
+        bundle_dir(),
+        work_dir(),
+        source=source,
+        repair=repair,
+        console=console,
+    )
     outcomes = builder.run(component)
     table = Table(title=f"bundle in {bundle_dir()}")
     for col in ("component", "action", "files", "size", "seconds", "note"):
         table.add_column(col, justify="right" if col in ("files", "size", "seconds") else "left")
     for o in outcomes:
-        table.add_row(o.component, o.action, str(o.files or ""), _size(o.size), f"{o.seconds:.1f}", o.note)
+        table.add_row(
+            o.component, o.action, str(o.files or ""), _size(o.size), f"{o.seconds:.1f}", o.note
+        )
     console.print(table)
-    console.print(f"bundle ready in {time.monotonic() - started:.1f} s; every file matches artifacts/lock.yml")
+    console.print(
+        f"bundle ready in {time.monotonic() - started:.1f} s; every file matches artifacts/lock.yml"
+    )
 
 
 @app.command()
 @_fails_cleanly
-def lock(component: ComponentOpt = None, source: SourceOpt = "registries",
-         file: Annotated[Path | None, typer.Option(help="a local copy of a tarball component")] = None):
+def lock(
+    component: ComponentOpt = None,
+    source: SourceOpt = "registries",
+    file: Annotated[Path | None, typer.Option(help="a local copy of a tarball component")] = None,
+):
     """Resolve the manifest and write artifacts/lock.yml (maintainers, after a version bump)."""
     manifest, lock_ = load_manifest(), load_lock()
     builder = Builder(manifest, lock_, bundle_dir(), work_dir(), source=source, console=console)
@@ -86,7 +110,8 @@ def verify():
         if path.exists():
             check_file(path, entry)
             checked += 1
-    console.print(f"{checked} files match artifacts/lock.yml ({len(lock_.entries) - checked} not in this bundle)")
+    absent = len(lock_.entries) - checked
+    console.print(f"{checked} files match artifacts/lock.yml ({absent} not in this bundle)")
 
 
 @app.command()
@@ -97,6 +122,13 @@ def version(name: str):
 
 
 @app.command()
+@_fails_cleanly
+def terraformrc():
+    """Print a Terraform CLI config that installs providers from the bundle's mirror only."""
+    print(cli_config(bundle_dir() / index()["terraform_mirror"]), end="")
+
+
+@app.command()
 def path():
     """Print the bundle directory."""
     print(bundle_dir())
@@ -104,7 +136,9 @@ def path():
 
 @app.command("host-deps")
 @_fails_cleanly
-def host_deps(install: Annotated[bool, typer.Option(help="apt-get install what is missing")] = False):
+def host_deps(
+    install: Annotated[bool, typer.Option(help="apt-get install what is missing")] = False,
+):
     """Check (or install) the Debian packages the manifest lists for this host."""
     packages = load_manifest()["debian"].get("packages", [])
     missing = missing_packages(packages)
@@ -112,21 +146,25 @@ def host_deps(install: Annotated[bool, typer.Option(help="apt-get install what i
         console.print(f"installed: {' '.join(packages)}")
         return
     if not install:
-        console.print(f"[red]missing Debian packages:[/red] {' '.join(missing)} (run with --install)")
+        console.print(
+            f"[red]missing Debian packages:[/red] {' '.join(missing)} (run with --install)"
+        )
         raise typer.Exit(1)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], check=True, env=env
+    )
 
 
 @app.command()
-def serve(port: Annotated[int, typer.Option(help="TCP port")] = 8765,
-          bind: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0"):
+def serve(
+    port: Annotated[int, typer.Option(help="TCP port")] = 8765,
+    bind: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+):
     """Serve the bundle over HTTP so other hosts install from this control node."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(bundle_dir()))
     with http.server.ThreadingHTTPServer((bind, port), handler) as server:
         console.print(f"serving {bundle_dir()} on http://{bind}:{port}/ (Ctrl-C stops)")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass

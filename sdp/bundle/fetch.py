@@ -35,7 +35,9 @@ def download(url: str, dest: Path, progress: Progress | None = None) -> str:
     return digest.hexdigest()
 
 
-def fetch_verified(url: str, dest: Path, entry: LockEntry, progress: Progress | None = None) -> None:
+def fetch_verified(
+    url: str, dest: Path, entry: LockEntry, progress: Progress | None = None
+) -> None:
     """Fetch url to dest only if its sha256 is the lock's; a bad download never reaches dest."""
     partial = dest.with_name(dest.name + ".partial")
     actual = download(url, partial, progress)

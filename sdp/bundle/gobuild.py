@@ -13,8 +13,10 @@ from sdp.bundle.manifest import Component
 def go_version() -> str:
     """`go1.26.8 linux/amd64`: recorded in the lock because a binary's sha256 depends on it."""
     if shutil.which("go") is None:
-        raise LockError("go is not on PATH; install Go (https://go.dev/dl or Debian's golang) to build "
-                        "MinIO, mc and the Terraform provider")
+        raise LockError(
+            "go is not on PATH; install Go (https://go.dev/dl or Debian's golang) to build "
+            "MinIO, mc and the Terraform provider"
+        )
     out = subprocess.run(["go", "version"], capture_output=True, text=True, check=True).stdout
     return " ".join(out.split()[2:4])
 
@@ -25,8 +27,10 @@ def binary_path(component: Component) -> str:
         # Terraform's "unpacked" filesystem-mirror layout: HOST/NAMESPACE/TYPE/VERSION/OS_ARCH/.
         version = component.version.removeprefix("v")
         name = component.get("source").rsplit("/", 1)[-1]
-        return (f"terraform-providers/{component.get('source')}/{version}/linux_amd64/"
-                f"terraform-provider-{name}_v{version}")
+        return (
+            f"terraform-providers/{component.get('source')}/{version}/linux_amd64/"
+            f"terraform-provider-{name}_v{version}"
+        )
     return f"bin/{component.get('binary')}"
 
 
@@ -65,8 +69,15 @@ def build(component: Component, work: Path, dest: Path, log: Path) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     what = f"building {component.name} ({module}@{component.version})"
-    info = json.loads(_run(["go", "mod", "download", "-json", f"{module}@{component.version}"],
-                           env, None, log, what))
+    info = json.loads(
+        _run(
+            ["go", "mod", "download", "-json", f"{module}@{component.version}"],
+            env,
+            None,
+            log,
+            what,
+        )
+    )
     src = Path(info["Dir"])  # read-only module cache; -mod=readonly builds write nothing there
     out = work / "out" / component.name
     out.parent.mkdir(parents=True, exist_ok=True)

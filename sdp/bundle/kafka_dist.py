@@ -37,7 +37,9 @@ def _info(name: str, size: int, mode: int, kind: bytes = tarfile.REGTYPE) -> tar
     return info
 
 
-def members(component: Component, jars: list[LockEntry], bundle: Path) -> list[tuple[str, Path, int]]:
+def members(
+    component: Component, jars: list[LockEntry], bundle: Path
+) -> list[tuple[str, Path, int]]:
     """(archive name, source file, mode) for every file, sorted by archive name."""
     top = top_dir(component)
     files = [(f"{top}/libs/{Path(e.path).name}", bundle / e.path, 0o644) for e in jars]
@@ -53,8 +55,10 @@ def assemble(component: Component, jars: list[LockEntry], bundle: Path, dest: Pa
     top = top_dir(component)
     dirs = sorted({top, *(name.rsplit("/", 1)[0] for name, _, _ in files)})
     raw = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
+    ):
         for d in dirs:
             tar.addfile(_info(d + "/", 0, 0o755, tarfile.DIRTYPE))
         for name, src, mode in files:

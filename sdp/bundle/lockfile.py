@@ -21,7 +21,9 @@ class LockError(ValueError):
 class ChecksumMismatch(LockError):
     def __init__(self, path: Path, expected: str, actual: str, hint: str = ""):
         self.path, self.expected, self.actual = path, expected, actual
-        message = f"checksum mismatch for {path}: lock has sha256 {expected}, file has sha256 {actual}"
+        message = (
+            f"checksum mismatch for {path}: lock has sha256 {expected}, file has sha256 {actual}"
+        )
         super().__init__(message + (f"; {hint}" if hint else ""))
 
 
@@ -64,7 +66,9 @@ class Lock:
         self.entries: dict[str, LockEntry] = dict(entries or {})
 
     def for_component(self, component: str) -> list[LockEntry]:
-        return sorted((e for e in self.entries.values() if e.component == component), key=lambda e: e.path)
+        return sorted(
+            (e for e in self.entries.values() if e.component == component), key=lambda e: e.path
+        )
 
     def get(self, path: str) -> LockEntry | None:
         return self.entries.get(path)
@@ -74,7 +78,8 @@ class Lock:
         if entry is None:
             raise LockError(
                 f"artifacts/lock.yml has no entry for {path} ({component}); "
-                f"run `sdp artifacts lock --component {component}` on a machine that reaches its source"
+                f"run `sdp artifacts lock --component {component}` "
+                "on a machine that reaches its source"
             )
         return entry
 

@@ -17,14 +17,15 @@ from sdp.bundle.lockfile import LockEntry, LockError, sha256_file
 from sdp.bundle.manifest import Component
 
 
-def built_entry(path: str, component: Component, file: Path, built_from: str, built_with: str) -> LockEntry:
-    return LockEntry(path=path, component=component.name, sha256=sha256_file(file),
-                     size=file.stat().st_size, built_from=built_from, built_with=built_with)
-
-
-def file_entry(path: str, component: Component, file: Path, url: str | None) -> LockEntry:
-    return LockEntry(path=path, component=component.name, sha256=sha256_file(file),
-                     size=file.stat().st_size, url=url)
+def entry_for(path: str, component: Component, file: Path, **origin: str) -> LockEntry:
+    """A lock entry for a file at hand; origin is url= (fetched) or built_from=/built_with=."""
+    return LockEntry(
+        path=path,
+        component=component.name,
+        sha256=sha256_file(file),
+        size=file.stat().st_size,
+        **origin,
+    )
 
 
 def verify_published_sha512(file: Path, checksum_url: str, scratch: Path) -> None:
@@ -57,45 +58,65 @@ class Locker:
             file = self.scratch / Path(upstream["url"]).name
             download(upstream["url"], file, self.builder.progress)
             verify_published_sha512(file, upstream["checksum_url"], self.scratch)
-            entry = file_entry(kafka_dist.upstream_path(component), component, file, upstream["url"])
+            entry = entry_for(
+                kafka_dist.upstream_path(component), component, file, url=upstream["url"]
+            )
             kept = [e for e in self.lock.for_component(component.name) if e.path != entry.path]
             return [*kept, entry]
         jars = self.lock_maven(component)
         tgz = self.scratch / Path(kafka_dist.assembled_path(component)).name
         kafka_dist.assemble(component, jars, self.builder.bundle, tgz)
-        dist = built_entry(kafka_dist.assembled_path(component), component, tgz,
-                           f"kafka-dist {component.version}", "sdp.bundle.kafka_dist")
+        dist = entry_for(
+            kafka_dist.assembled_path(component),
+            component,
+            tgz,
+            built_from=f"kafka-dist {component.version}",
+            built_with="sdp.bundle.kafka_dist",
+        )
         upstream = self.lock.get(kafka_dist.upstream_path(component))
         return [*jars, dist, *([upstream] if upstream else [])]
 
     def lock_go(self, component: Component) -> list[LockEntry]:
         binary = self.scratch / component.name
         gobuild.build(component, self.work, binary, self.work / "logs" / f"{component.name}.log")
-        return [built_entry(gobuild.binary_path(component), component, binary,
-                            go_origin(component), gobuild.go_version())]
+        return [
+            entry_for(
+                gobuild.binary_path(component),
+                component,
+                binary,
+                built_from=go_origin(component),
+                built_with=gobuild.go_version(),
+            )
+        ]
 
     def lock_tarball(self, component: Component, file: Path | None) -> list[LockEntry]:
         url = component.get("upstream")["url"]
         path = f"{component.name}/{Path(url).name}"
         if file is None:
             if self.builder.source != "upstream":
-                raise LockError(f"locking {component.name} needs --file PATH (a copy whose checksum you "
-                                f"verified against its publisher) or --source upstream")
+                raise LockError(
+                    f"locking {component.name} needs --file PATH (a copy whose checksum you "
+                    f"verified against its publisher) or --source upstream"
+                )
             file = self.scratch / Path(url).name
             download(url, file, self.builder.progress)
-        return [file_entry(path, component, file, url)]
+        return [entry_for(path, component, file, url=url)]
 
     def lock_pypi(self, components: list[Component]) -> None:
         """All PyPI components at once: they share files, each file is locked once."""
         seen: set[str] = set()
         for component in components:
-            entries = [e for e in pypi.resolve(component, self.manifest.pypi_index) if e.path not in seen]
+            entries = [
+                e for e in pypi.resolve(component, self.manifest.pypi_index) if e.path not in seen
+            ]
             seen.update(e.path for e in entries)
             self.lock.replace_component(component.name, entries)
 
     def run(self, names: list[str] | None, file: Path | None = None) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
-        targets = [self.manifest[n] for n in names] if names else list(self.manifest.components.values())
+        targets = (
+            [self.manifest[n] for n in names] if names else list(self.manifest.components.values())
+        )
         with self.builder.progress:
             pypi_targets = [c for c in targets if c.kind == "pypi"]
             if pypi_targets:
@@ -113,7 +134,9 @@ class Locker:
         if kind in ("pypi", "apt"):
             return None
         if kind == "go" and any(shutil.which(t) for t in component.get("optional_if_on_path", [])):
-            self.console.print(f"[yellow]{component.name}: its alternative is on PATH; locking it anyway")
+            self.console.print(
+                f"[yellow]{component.name}: its alternative is on PATH; locking it anyway"
+            )
         self.console.print(f"locking {component.name} ({kind})")
         if kind == "maven":
             return self.lock_maven(component)
@@ -123,7 +146,9 @@ class Locker:
             return self.lock_go(component)
         if kind == "tarball":
             if file is None and self.builder.source != "upstream" and component.get("optional"):
-                self.console.print(f"  {component.name}: optional, skipped (give --file or --source upstream)")
+                self.console.print(
+                    f"  {component.name}: optional, skipped (give --file or --source upstream)"
+                )
                 return None
             return self.lock_tarball(component, file)
         raise LockError(f"cannot lock kind {kind}")

@@ -82,15 +82,21 @@ def parse_manifest(raw: dict[str, Any]) -> Manifest:
     # one level of indirection, which is all the manifest uses).
     versions = {n.replace("-", "_"): str(s.get("version", "")) for n, s in raw_components.items()}
     for _ in range(2):
-        versions = {n: _substitute(v, versions, f"components.{n}.version") for n, v in versions.items()}
+        versions = {
+            n: _substitute(v, versions, f"components.{n}.version") for n, v in versions.items()
+        }
     components = {}
     for name, spec in raw_components.items():
         version = versions[name.replace("-", "_")]
         refs = {**versions, "version": version}
-        resolved = _substitute({k: v for k, v in spec.items() if k != "version"}, refs, f"components.{name}")
+        resolved = _substitute(
+            {k: v for k, v in spec.items() if k != "version"}, refs, f"components.{name}"
+        )
         components[name] = Component(name=name, kind=spec["kind"], version=version, spec=resolved)
     return Manifest(
-        maven_repository=str(raw.get("maven_repository", "https://repo1.maven.org/maven2")).rstrip("/"),
+        maven_repository=str(raw.get("maven_repository", "https://repo1.maven.org/maven2")).rstrip(
+            "/"
+        ),
         pypi_index=str(raw.get("pypi_index", "https://pypi.org/simple")),
         python=str(raw.get("python", "3.11")),
         components=components,

@@ -30,8 +30,12 @@ def bundle_path(repo_path: str) -> str:
 
 def resolution_pom(component: Component) -> str:
     """A throwaway pom whose dependencies are the component's jars (closure only if transitive)."""
-    exclude_all = "" if component.get("transitive") else (
-        "<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>"
+    exclude_all = (
+        ""
+        if component.get("transitive")
+        else (
+            "<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>"
+        )
     )
     deps = []
     for coordinate in component.maven_artifacts:
@@ -55,20 +59,30 @@ def resolve(component: Component, repository: str, local_repo: Path) -> list[Loc
         (project / "pom.xml").write_text(resolution_pom(component), encoding="utf-8")
         out = project / "jars"
         cmd = [
-            "mvn", "-B", "-q", f"-Dmaven.repo.local={local_repo}",
-            f"{DEPENDENCY_PLUGIN}:copy-dependencies", "-DincludeScope=runtime",
-            "-Dmdep.useRepositoryLayout=true", f"-DoutputDirectory={out}",
+            "mvn",
+            "-B",
+            "-q",
+            f"-Dmaven.repo.local={local_repo}",
+            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+            "-DincludeScope=runtime",
+            "-Dmdep.useRepositoryLayout=true",
+            f"-DoutputDirectory={out}",
         ]
         result = subprocess.run(cmd, cwd=project, capture_output=True, text=True)
         if result.returncode != 0:
-            raise LockError(f"mvn could not resolve {component.name}:\n{result.stdout}{result.stderr}")
+            raise LockError(
+                f"mvn could not resolve {component.name}:\n{result.stdout}{result.stderr}"
+            )
         entries = []
         for jar in sorted(out.rglob("*.jar")):
             rel = jar.relative_to(out).as_posix()
             entries.append(
                 LockEntry(
-                    path=bundle_path(rel), component=component.name, sha256=sha256_file(jar),
-                    size=jar.stat().st_size, url=f"{repository}/{rel}",
+                    path=bundle_path(rel),
+                    component=component.name,
+                    sha256=sha256_file(jar),
+                    size=jar.stat().st_size,
+                    url=f"{repository}/{rel}",
                 )
             )
     if not entries:

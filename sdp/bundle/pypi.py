@@ -35,8 +35,18 @@ def pip_report(requirements: list[str], constraints: Path | None, index: str) ->
     with tempfile.TemporaryDirectory(prefix="sdp-pip-") as tmp:
         report = Path(tmp) / "report.json"
         cmd = [
-            sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-            "--index-url", index, "--report", str(report), *requirements,
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--index-url",
+            index,
+            "--report",
+            str(report),
+            *requirements,
         ]
         if constraints is not None and constraints.exists():
             cmd += ["-c", str(constraints)]
@@ -55,14 +65,24 @@ def entries_from_report(component: str, installs: list[dict]) -> list[LockEntry]
         if "sha256" not in hashes:
             raise LockError(f"pip reported no sha256 for {url}")
         filename = urllib.parse.unquote(url.rsplit("/", 1)[-1])
-        entries.append(LockEntry(path=f"{WHEELHOUSE}/{filename}", component=component,
-                                 sha256=hashes["sha256"], url=url))
+        entries.append(
+            LockEntry(
+                path=f"{WHEELHOUSE}/{filename}",
+                component=component,
+                sha256=hashes["sha256"],
+                url=url,
+            )
+        )
     return entries
 
 
 def frozen_constraints(installs: list[dict]) -> str:
     pins = sorted(f"{i['metadata']['name']}=={i['metadata']['version']}" for i in installs)
-    return "# Frozen by `sdp artifacts lock` (pip's resolution for Python 3.11, x86_64).\n" + "\n".join(pins) + "\n"
+    return (
+        "# Frozen by `sdp artifacts lock` (pip's resolution for Python 3.11, x86_64).\n"
+        + "\n".join(pins)
+        + "\n"
+    )
 
 
 def resolve(component: Component, index: str) -> list[LockEntry]:

@@ -14,8 +14,12 @@ from sdp.local.stack import Stack, default_prefix, load_or_create_config
 app = typer.Typer(no_args_is_help=True, help="Run the services as local processes on loopback.")
 console = Console(stderr=True)
 
-PrefixOpt = Annotated[Path | None, typer.Option(help="where data, logs and secrets live [$SDP_DATA]")]
-ServiceOpt = Annotated[list[str] | None, typer.Option("--service", "-s", help="only these services")]
+PrefixOpt = Annotated[
+    Path | None, typer.Option(help="where data, logs and secrets live [$SDP_DATA]")
+]
+ServiceOpt = Annotated[
+    list[str] | None, typer.Option("--service", "-s", help="only these services")
+]
 
 
 def _stack(prefix: Path | None, service: list[str] | None) -> Stack:

@@ -1,5 +1,6 @@
 """Starting and stopping long-running processes with pid files, logs and readiness probes."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -49,19 +50,33 @@ def read_pid(pidfile: Path) -> int | None:
     return pid if pid_alive(pid) else None
 
 
-def spawn(cmd: list[str], pidfile: Path, log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> int:
+def spawn(
+    cmd: list[str],
+    pidfile: Path,
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
     """Start cmd in its own session (so stop() can signal the whole group); record its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
     pidfile.write_text(str(proc.pid))
     return proc.pid
 
 
-def wait_until(probe: Callable[[], bool], timeout: float, what: str, log: Path, pid: int | None = None) -> None:
+def wait_until(
+    probe: Callable[[], bool], timeout: float, what: str, log: Path, pid: int | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if probe():
@@ -78,18 +93,14 @@ def stop(pidfile: Path, grace: float = 20.0) -> bool:
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + grace
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     if pid_alive(pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     pidfile.unlink(missing_ok=True)
     return True
 

@@ -1,10 +1,10 @@
 """A whole platform of local processes under one prefix: start in order, probe, stop in reverse."""
 
+import base64
 import os
 import secrets
 import time
 import uuid
-import base64
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,24 +14,42 @@ from sdp.local import processes
 from sdp.local.services import Kafka, MinIO, Postgres, SparkMaster, SparkWorker, StackConfig
 
 SERVICES = {cls.name: cls for cls in (Postgres, MinIO, Kafka, SparkMaster, SparkWorker)}
-START_TIMEOUT_S = {"postgres": 60, "minio": 60, "kafka": 120, "spark-master": 90, "spark-worker": 90}
+START_TIMEOUT_S = {
+    "postgres": 60,
+    "minio": 60,
+    "kafka": 120,
+    "spark-master": 90,
+    "spark-worker": 90,
+}
 DEFAULT_PORTS = {
-    "postgres": 5432, "minio": 9000, "minio_console": 9001, "kafka": 9092, "kafka_controller": 9093,
-    "spark_master": 7077, "spark_master_ui": 8080, "spark_worker_ui": 8081,
+    "postgres": 5432,
+    "minio": 9000,
+    "minio_console": 9001,
+    "kafka": 9092,
+    "kafka_controller": 9093,
+    "spark_master": 7077,
+    "spark_master_ui": 8080,
+    "spark_worker_ui": 8081,
 }
 
 
 def default_prefix() -> Path:
+    """SDP_DATA; else /var/lib/sdp for root (services drop to their own users and cannot enter
+    /root), else ~/.local/share/sdp."""
     configured = os.environ.get("SDP_DATA")
-    return Path(configured).expanduser() if configured else Path.home() / ".local" / "share" / "sdp"
+    if configured:
+        return Path(configured).expanduser()
+    return Path("/var/lib/sdp") if os.geteuid() == 0 else Path.home() / ".local" / "share" / "sdp"
 
 
 def _kafka_cluster_id() -> str:
-    # Kafka wants 16 random bytes, url-safe base64 without padding (what `kafka-storage random-uuid` prints).
+    # 16 random bytes, url-safe base64 without padding: what `kafka-storage random-uuid` prints.
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def load_or_create_config(prefix: Path, ports: dict[str, int] | None = None, **settings) -> StackConfig:
+def load_or_create_config(
+    prefix: Path, ports: dict[str, int] | None = None, **settings
+) -> StackConfig:
     """The prefix's stack.yml; created once with generated secrets (never defaults), mode 0600."""
     path = prefix / "stack.yml"
     if path.exists():
@@ -62,7 +80,9 @@ class Stack:
         names = services or list(SERVICES)
         unknown = [n for n in names if n not in SERVICES]
         if unknown:
-            raise processes.ServiceError(f"unknown service(s) {unknown}; known: {', '.join(SERVICES)}")
+            raise processes.ServiceError(
+                f"unknown service(s) {unknown}; known: {', '.join(SERVICES)}"
+            )
         self.names = [n for n in SERVICES if n in names]  # always in dependency order
 
     def service(self, name: str):
@@ -91,5 +111,7 @@ class Stack:
         return [n for n in reversed(self.names) if processes.stop(self.pidfile(n))]
 
     def status(self) -> dict[str, bool]:
-        return {n: processes.read_pid(self.pidfile(n)) is not None and self.service(n).ready()
-                for n in self.names}
+        return {
+            n: processes.read_pid(self.pidfile(n)) is not None and self.service(n).ready()
+            for n in self.names
+        }

@@ -33,7 +33,9 @@ def origin(tmp_path):
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
@@ -41,15 +43,30 @@ def origin(tmp_path):
 @pytest.fixture
 def bundle_setup(origin, tmp_path):
     root, url = origin
-    manifest = parse_manifest({"maven_repository": url, "components": {
-        "lib": {"kind": "maven", "version": "1", "artifacts": ["g:a:{version}"]},
-        "tool": {"kind": "tarball", "version": "2", "env": "SDP_TEST_TOOL_TARBALL",
-                 "upstream": {"url": f"{url}/dl/tool-{{version}}.tar.gz"}},
-    }})
-    lock = Lock({
-        "maven/g/a/1/a-1.jar": LockEntry("maven/g/a/1/a-1.jar", "lib", sha(JAR), len(JAR), url=f"{url}/g/a/1/a-1.jar"),
-        "tool/tool-2.tar.gz": LockEntry("tool/tool-2.tar.gz", "tool", sha(b"upstream tarball bytes")),
-    })
+    manifest = parse_manifest(
+        {
+            "maven_repository": url,
+            "components": {
+                "lib": {"kind": "maven", "version": "1", "artifacts": ["g:a:{version}"]},
+                "tool": {
+                    "kind": "tarball",
+                    "version": "2",
+                    "env": "SDP_TEST_TOOL_TARBALL",
+                    "upstream": {"url": f"{url}/dl/tool-{{version}}.tar.gz"},
+                },
+            },
+        }
+    )
+    lock = Lock(
+        {
+            "maven/g/a/1/a-1.jar": LockEntry(
+                "maven/g/a/1/a-1.jar", "lib", sha(JAR), len(JAR), url=f"{url}/g/a/1/a-1.jar"
+            ),
+            "tool/tool-2.tar.gz": LockEntry(
+                "tool/tool-2.tar.gz", "tool", sha(b"upstream tarball bytes")
+            ),
+        }
+    )
     return manifest, lock, tmp_path / "bundle", tmp_path / "work", root
 
 
@@ -90,16 +107,22 @@ def test_altered_source_never_reaches_the_bundle(bundle_setup):
 
 
 def test_stale_lock_is_reported_with_the_fix(bundle_setup):
-    manifest, lock, bundle, work, _ = bundle_setup
-    bumped = parse_manifest({"components": {"lib": {"kind": "maven", "version": "2", "artifacts": ["g:a:{version}"]}}})
-    with pytest.raises(LockError, match=r"stale for lib: the manifest asks for g:a:2; run `sdp artifacts lock"):
+    _, lock, bundle, work, _ = bundle_setup
+    bumped = parse_manifest(
+        {"components": {"lib": {"kind": "maven", "version": "2", "artifacts": ["g:a:{version}"]}}}
+    )
+    with pytest.raises(
+        LockError, match=r"stale for lib: the manifest asks for g:a:2; run `sdp artifacts lock"
+    ):
         Builder(bumped, lock, bundle, work).run()
 
 
 def test_upstream_source_and_local_tarball_share_the_check(bundle_setup, tmp_path, monkeypatch):
     monkeypatch.delenv("SDP_TEST_TOOL_TARBALL", raising=False)
     assert actions(make_builder(bundle_setup).run(["tool"])) == {"tool": "skipped"}
-    assert actions(make_builder(bundle_setup, source="upstream").run(["tool"])) == {"tool": "fetched"}
+    assert actions(make_builder(bundle_setup, source="upstream").run(["tool"])) == {
+        "tool": "fetched"
+    }
     (bundle_setup[2] / "tool/tool-2.tar.gz").unlink()
     wrong = tmp_path / "tool.tgz"
     wrong.write_bytes(b"someone else's tarball")
@@ -114,8 +137,13 @@ def test_upstream_source_and_local_tarball_share_the_check(bundle_setup, tmp_pat
 
 def test_unknown_source_is_named():
     with pytest.raises(LockError, match="--source 'internet'"):
-        Builder(parse_manifest({"components": {}}), Lock(), Path("/nonexistent"), Path("/nonexistent"),
-                source="internet")
+        Builder(
+            parse_manifest({"components": {}}),
+            Lock(),
+            Path("/nonexistent"),
+            Path("/nonexistent"),
+            source="internet",
+        )
 
 
 def test_cli_verify_fails_on_a_corrupt_file_with_both_checksums(tmp_path, monkeypatch):

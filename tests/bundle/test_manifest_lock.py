@@ -12,29 +12,48 @@ from sdp.paths import MANIFEST_FILE
 
 
 def test_references_resolve_to_other_components_versions():
-    manifest = parse_manifest({"components": {
-        "spark": {"kind": "pypi", "version": "4.1.1", "requirements": ["pyspark=={version}"]},
-        "spark-kafka": {"kind": "maven", "version": "{spark}",
-                        "artifacts": ["org.apache.spark:spark-sql-kafka-0-10_2.13:{spark}"]},
-    }})
+    manifest = parse_manifest(
+        {
+            "components": {
+                "spark": {
+                    "kind": "pypi",
+                    "version": "4.1.1",
+                    "requirements": ["pyspark=={version}"],
+                },
+                "spark-kafka": {
+                    "kind": "maven",
+                    "version": "{spark}",
+                    "artifacts": ["org.apache.spark:spark-sql-kafka-0-10_2.13:{spark}"],
+                },
+            }
+        }
+    )
     assert manifest["spark"].get("requirements") == ["pyspark==4.1.1"]
     assert manifest["spark-kafka"].version == "4.1.1"
-    assert manifest["spark-kafka"].maven_artifacts == ["org.apache.spark:spark-sql-kafka-0-10_2.13:4.1.1"]
+    assert manifest["spark-kafka"].maven_artifacts == [
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:4.1.1"
+    ]
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({}, "components"),
-    ({"components": {"x": {"kind": "rpm", "version": "1"}}}, "components.x.kind"),
-    ({"components": {"x": {"kind": "maven", "version": "1", "artifacts": ["a:b:{nope}"]}}}, "{nope}"),
-    ({"components": {"x": "1.0"}}, "components.x"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({}, "components"),
+        ({"components": {"x": {"kind": "rpm", "version": "1"}}}, "components.x.kind"),
+        (
+            {"components": {"x": {"kind": "maven", "version": "1", "artifacts": ["a:b:{nope}"]}}},
+            "{nope}",
+        ),
+        ({"components": {"x": "1.0"}}, "components.x"),
+    ],
+)
 def test_malformed_manifest_names_the_place(raw, message):
     with pytest.raises(ManifestError, match=message.replace("{", r"\{").replace("}", r"\}")):
         parse_manifest(raw)
 
 
 def test_unknown_component_lists_the_known_ones():
-    with pytest.raises(ManifestError, match="known: .*kafka"):
+    with pytest.raises(ManifestError, match=r"known: .*kafka"):
         load_manifest()["kafak"]
 
 
@@ -44,7 +63,10 @@ def test_project_manifest_is_consistent():
     # hadoop-aws must match the Hadoop client jars inside pyspark.
     assert manifest["hadoop-aws"].version == manifest["spark"].get("hadoop")
     spark_minor = ".".join(manifest["spark"].version.split(".")[:2])
-    assert any(f"iceberg-spark-runtime-{spark_minor}_2.13" in a for a in manifest["iceberg"].maven_artifacts)
+    assert any(
+        f"iceberg-spark-runtime-{spark_minor}_2.13" in a
+        for a in manifest["iceberg"].maven_artifacts
+    )
     minio = manifest["minio"].version  # pseudo-version: v0.0.0-YYYYMMDDhhmmss-commit
     assert minio.split("-")[1] >= "20251015172955", "MinIO older than the CVE-2025-62506 fix"
 
@@ -83,8 +105,13 @@ def test_manifest_file_is_the_only_place_versions_are_pinned():
     manifest = load_manifest()
     pinned = {f"kafka_2.13-{manifest['kafka'].version}", f"pyspark=={manifest['spark'].version}"}
     repo = MANIFEST_FILE.parent.parent
-    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=repo,
-                             capture_output=True, text=True, check=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     offenders = []
     for name in tracked:
         if name.startswith(("artifacts/", "tests/")) or not (repo / name).is_file():
@@ -95,5 +122,12 @@ def test_manifest_file_is_the_only_place_versions_are_pinned():
 
 
 def test_lock_entry_yaml_omits_empty_fields():
-    entry = LockEntry(path="bin/x", component="x", sha256="0" * 64, built_from="m@v", built_with="go1")
-    assert entry.to_yaml() == {"component": "x", "sha256": "0" * 64, "built_from": "m@v", "built_with": "go1"}
+    entry = LockEntry(
+        path="bin/x", component="x", sha256="0" * 64, built_from="m@v", built_with="go1"
+    )
+    assert entry.to_yaml() == {
+        "component": "x",
+        "sha256": "0" * 64,
+        "built_from": "m@v",
+        "built_with": "go1",
+    }

@@ -1,0 +1,123 @@
+"""Spark and Iceberg schemas derived from a topic's JSON Schema, so no schema is typed twice.
+
+Mapping: string → string, string with format date-time → timestamp (with zone), integer →
+long, number → double, or decimal(p, s) when the property says `"x-decimal": [p, s]`,
+boolean → boolean, object → struct (fields in the schema's order), array → list. A field may
+be null when its type lists "null", it is `anyOf` a schema and `{"type": "null"}`, or it is
+not in `required`. pyspark and pyiceberg are imported inside the functions: the generator
+itself runs without them.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from generator.schemas import SchemaError, load_schema
+from generator.topics import topic
+
+
+def _non_null(schema: dict[str, Any], where: str) -> tuple[dict[str, Any], str, bool]:
+    """The schema without its null alternative, its one JSON type, and whether null is allowed."""
+    if "anyOf" in schema:
+        branches = [b for b in schema["anyOf"] if b.get("type") != "null"]
+        if len(branches) != 1:
+            raise SchemaError(f"{where}: anyOf must be one schema and null")
+        inner, json_type, _ = _non_null(branches[0], where)
+        return inner, json_type, len(branches) < len(schema["anyOf"])
+    types = schema.get("type")
+    if types is None and "enum" in schema:
+        types = "string"
+    types = [types] if isinstance(types, str) else list(types or [])
+    non_null = [t for t in types if t != "null"]
+    if len(non_null) != 1:
+        raise SchemaError(f"{where}: needs exactly one non-null type, has {types}")
+    return schema, non_null[0], len(non_null) < len(types)
+
+
+def _fields(schema: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any], bool]]:
+    """(name, schema, nullable) for each property of an object schema."""
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        _, _, nullable = _non_null(prop, f"{where}.{name}")
+        out.append((name, prop, nullable or name not in required))
+    return out
+
+
+def _convert(schema: dict[str, Any], where: str, types: dict[str, Callable[..., Any]]) -> Any:
+    inner, json_type, _ = _non_null(schema, where)
+    if json_type == "object":
+        return types["object"](
+            [
+                (n, _convert(p, f"{where}.{n}", types), nullable)
+                for n, p, nullable in _fields(inner, where)
+            ]
+        )
+    if json_type == "array":
+        if "items" not in inner:
+            raise SchemaError(f"{where}: array without items")
+        items = inner["items"]
+        _, _, item_nullable = _non_null(items, f"{where}[]")
+        return types["array"](_convert(items, f"{where}[]", types), item_nullable)
+    if json_type == "number" and "x-decimal" in inner:
+        precision, scale = inner["x-decimal"]
+        return types["decimal"](precision, scale)
+    if json_type == "string" and inner.get("format") == "date-time":
+        return types["timestamp"]()
+    if json_type not in types:
+        raise SchemaError(f"{where}: JSON type {json_type!r} has no table type")
+    return types[json_type]()
+
+
+def _topic_schema(name: str) -> dict[str, Any]:
+    return load_schema(topic(name).schema)
+
+
+def to_spark_schema(name: str):  # -> pyspark.sql.types.StructType
+    """The Spark StructType of topic `name`'s records (for from_json in the streaming jobs)."""
+    from pyspark.sql import types as T
+
+    spark_types = {
+        "object": lambda fields: T.StructType(
+            [T.StructField(n, t, nullable) for n, t, nullable in fields]
+        ),
+        "array": lambda item, nullable: T.ArrayType(item, containsNull=nullable),
+        "decimal": T.DecimalType,
+        "timestamp": T.TimestampType,
+        "string": T.StringType,
+        "integer": T.LongType,
+        "number": T.DoubleType,
+        "boolean": T.BooleanType,
+    }
+    return _convert(_topic_schema(name), name, spark_types)
+
+
+def to_iceberg_schema(name: str):  # -> pyiceberg.schema.Schema
+    """The Iceberg schema of topic `name`'s table, ids numbered as Iceberg numbers a new table."""
+    from pyiceberg import types as T
+    from pyiceberg.schema import Schema, assign_fresh_schema_ids
+
+    next_id = iter(range(1, 1 << 31))
+
+    def struct(fields):
+        return T.StructType(
+            *(
+                T.NestedField(next(next_id), n, t, required=not nullable)
+                for n, t, nullable in fields
+            )
+        )
+
+    iceberg_types = {
+        "object": struct,
+        "array": lambda item, nullable: T.ListType(
+            next(next_id), item, element_required=not nullable
+        ),
+        "decimal": T.DecimalType,
+        "timestamp": T.TimestamptzType,
+        "string": T.StringType,
+        "integer": T.LongType,
+        "number": T.DoubleType,
+        "boolean": T.BooleanType,
+    }
+    return assign_fresh_schema_ids(
+        Schema(*_convert(_topic_schema(name), name, iceberg_types).fields)
+    )
