@@ -87,14 +87,14 @@ def wait_until(
     raise ServiceError(f"{what} not ready after {timeout:.0f} s; last lines of {log}:\n{tail(log)}")
 
 
-def stop(pidfile: Path, grace: float = 20.0) -> bool:
-    """SIGTERM the process group, SIGKILL after the grace period; True if something was running."""
+def stop(pidfile: Path, sig: int = signal.SIGTERM, grace: float = 20.0) -> bool:
+    """Signal the process group, SIGKILL after the grace period; True if something was running."""
     pid = read_pid(pidfile)
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return False
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     deadline = time.monotonic() + grace
     while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)

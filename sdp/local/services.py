@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import urllib.request
 from dataclasses import dataclass, field
@@ -77,6 +78,8 @@ def _check_reachable_by_others(path: Path) -> None:
 
 class Postgres:
     name = "postgres"
+    # SIGTERM is PostgreSQL's "smart" shutdown, which waits for pooled client connections to close.
+    stop_signal = signal.SIGINT
 
     def __init__(self, cfg: StackConfig):
         self.cfg, self.dir = cfg, cfg.data("postgres")
@@ -268,10 +271,14 @@ class MinIO:
             "MINIO_ROOT_PASSWORD": self.cfg.secrets["minio_password"],
             "MINIO_BROWSER": "off",
             "MINIO_UPDATE": "off",
+            # The drives of `sdp local up` are directories on one disk, which MinIO refuses as
+            # "root drives" in erasure mode; a 1-byte threshold accepts them (no real redundancy).
+            "MINIO_ROOTDRIVE_THRESHOLD_SIZE": "1B",
         }
 
     def ready(self) -> bool:
-        return http_ok(f"{self.endpoint}/minio/health/live")
+        # live answers before the erasure set is formatted; cluster only once writes have quorum.
+        return http_ok(f"{self.endpoint}/minio/health/cluster")
 
 
 def spark_home() -> Path:

@@ -3,6 +3,7 @@
 import base64
 import os
 import secrets
+import signal
 import time
 import uuid
 from dataclasses import asdict
@@ -108,7 +109,11 @@ class Stack:
             report(name, time.monotonic() - started, "started")
 
     def down(self) -> list[str]:
-        return [n for n in reversed(self.names) if processes.stop(self.pidfile(n))]
+        return [
+            n
+            for n in reversed(self.names)
+            if processes.stop(self.pidfile(n), getattr(SERVICES[n], "stop_signal", signal.SIGTERM))
+        ]
 
     def status(self) -> dict[str, bool]:
         return {
