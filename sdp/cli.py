@@ -12,3 +12,7 @@ app = typer.Typer(
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(local_app, name="local")
 register_generator(app)
+
+
+if __name__ == "__main__":
+    app()

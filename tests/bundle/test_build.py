@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from sdp.bundle import kafka_dist
 from sdp.bundle.build import Builder
 from sdp.bundle.lockfile import ChecksumMismatch, Lock, LockEntry, LockError, load_lock
+from sdp.bundle.locking import verify_published_sha512
 from sdp.bundle.manifest import load_manifest, parse_manifest
 from sdp.cli import app
 
@@ -173,3 +174,17 @@ def test_kafka_distribution_is_reproducible(tmp_path):
     home = kafka_dist.unpack(first, tmp_path / "opt")
     assert (home / "libs" / "a.jar").exists()
     assert (home / "bin" / "kafka-storage.sh").stat().st_mode & 0o111
+
+
+def test_published_sha512_is_checked(tmp_path, origin):
+    root, url = origin
+    file = tmp_path / "kafka.tgz"
+    file.write_bytes(b"release bytes")
+    digest = hashlib.sha512(b"release bytes").hexdigest().upper()
+    # Apache's GPG-style layout: "name: XXXX XXXX ..." split over lines.
+    spaced = " ".join(digest[i : i + 8] for i in range(0, len(digest), 8))
+    (root / "ok.sha512").write_text(f"kafka.tgz: {spaced[:70]}\n{spaced[70:]}\n")
+    (root / "bad.sha512").write_text(hashlib.sha512(b"other").hexdigest() + "  kafka.tgz\n")
+    verify_published_sha512(file, f"{url}/ok.sha512", tmp_path)
+    with pytest.raises(LockError, match="not the one published"):
+        verify_published_sha512(file, f"{url}/bad.sha512", tmp_path)

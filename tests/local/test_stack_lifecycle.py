@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 def prefix():
     path = Path(tempfile.mkdtemp(prefix="sdp-test-local-"))
     path.chmod(0o711)  # PostgreSQL runs as its own user and must reach its data
-    load_or_create_config(path, {name: free_port() for name in DEFAULT_PORTS}, spark_worker_memory="1g")
+    load_or_create_config(
+        path, {name: free_port() for name in DEFAULT_PORTS}, spark_worker_memory="1g"
+    )
     yield path
     CliRunner().invoke(app, ["local", "down", "--prefix", str(path)])
     shutil.rmtree(path, ignore_errors=True)
