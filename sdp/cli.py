@@ -4,6 +4,7 @@ import typer
 
 from generator.cli import register as register_generator
 from sdp.bundle.cli import app as artifacts_app
+from sdp.hosts.cli import app as hosts_app
 from sdp.local.cli import app as local_app
 
 app = typer.Typer(
@@ -11,6 +12,7 @@ app = typer.Typer(
 )
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(local_app, name="local")
+app.add_typer(hosts_app, name="hosts")
 register_generator(app)
 
 

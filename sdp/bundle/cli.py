@@ -140,7 +140,7 @@ def host_deps(
     install: Annotated[bool, typer.Option(help="apt-get install what is missing")] = False,
 ):
     """Check (or install) the Debian packages the manifest lists for this host."""
-    packages = load_manifest()["debian"].get("packages", [])
+    packages = [p for c in load_manifest().of_kind("apt") for p in c.get("packages", [])]
     missing = missing_packages(packages)
     if not missing:
         console.print(f"installed: {' '.join(packages)}")

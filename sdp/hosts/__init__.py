@@ -1,0 +1,1 @@
+"""Separate machines for Ansible on one box: systemd-nspawn container hosts from a spec."""

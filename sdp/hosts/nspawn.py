@@ -1,0 +1,279 @@
+"""Container hosts for machines whose PID 1 is not systemd: systemd-nspawn, one per spec entry.
+
+Each host boots systemd as PID 1, runs sshd, and has its own address on a project bridge, so to
+Ansible it is a separate machine. Root filesystems are overlays on one Debian base built with
+mmdebstrap, so a host starts in about two seconds and costs only what it writes.
+"""
+
+import ipaddress
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sdp.local.processes import ServiceError, pid_alive, port_open, read_pid, spawn, stop
+
+BASE_PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
+    "ca-certificates", "sudo", "procps",
+]  # fmt: skip
+HOST_TOOLS = {"systemd-nspawn": "systemd-container", "mmdebstrap": "mmdebstrap", "ip": "iproute2"}
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class HostsSpec:
+    bridge: str
+    gateway: str  # the bridge's address, with prefix length: 10.231.0.1/24
+    release: str
+    hosts: list[Host]
+
+    @property
+    def prefix_len(self) -> int:
+        return ipaddress.ip_interface(self.gateway).network.prefixlen
+
+
+def parse_spec(raw: dict, source: str = "spec") -> HostsSpec:
+    network = raw.get("network") or {}
+    try:
+        gateway = ipaddress.ip_interface(network.get("gateway", ""))
+    except ValueError:
+        raise ServiceError(
+            f"{source}: network.gateway must be ADDRESS/PREFIX, got {network.get('gateway')!r}"
+        ) from None
+    hosts = []
+    for i, entry in enumerate(raw.get("hosts") or []):
+        name, address = entry.get("name"), entry.get("address")
+        if not name or not str(name).replace("-", "").isalnum():
+            raise ServiceError(f"{source}: hosts[{i}].name {name!r} is not a host name")
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise ServiceError(
+                f"{source}: hosts[{i}].address {address!r} is not an IP address"
+            ) from None
+        if ip not in gateway.network or ip == gateway.ip:
+            raise ServiceError(
+                f"{source}: hosts[{i}].address {ip} is not a free address in {gateway.network}"
+            )
+        hosts.append(Host(str(name), str(ip)))
+    names = [h.name for h in hosts]
+    if len(set(names)) != len(names) or len({h.address for h in hosts}) != len(hosts):
+        raise ServiceError(f"{source}: host names and addresses must be unique")
+    return HostsSpec(
+        bridge=str(network.get("bridge", "sdpbr0")),
+        gateway=str(gateway),
+        release=str(raw.get("release", "bookworm")),
+        hosts=hosts,
+    )
+
+
+def load_spec(path: Path) -> HostsSpec:
+    return parse_spec(yaml.safe_load(path.read_text()) or {}, str(path))
+
+
+def _run(cmd: list[str], what: str) -> str:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ServiceError(f"{what} failed ({' '.join(cmd)}):\n{result.stderr.strip()}")
+    return result.stdout
+
+
+class ContainerHosts:
+    def __init__(self, spec: HostsSpec, state_dir: Path):
+        self.spec, self.dir = spec, state_dir
+
+    @property
+    def key(self) -> Path:
+        return self.dir / "ssh" / "id_ed25519"
+
+    def check_tools(self) -> None:
+        if os.geteuid() != 0:
+            raise ServiceError(
+                "container hosts need root (systemd-nspawn, bridges, overlay mounts)"
+            )
+        missing = [pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None]
+        if missing:
+            raise ServiceError(
+                f"missing Debian packages: {' '.join(missing)} (apt-get install them)"
+            )
+
+    def base(self) -> Path:
+        """The shared, read-only lower layer: a minimal Debian with systemd and sshd, built once."""
+        base = self.dir / f"base-{self.spec.release}"
+        if (base / "etc" / "os-release").exists():
+            return base
+        tarball = self.dir / f"base-{self.spec.release}.tar"
+        _run(
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                f"--include={','.join(BASE_PACKAGES)}",
+                self.spec.release,
+                str(tarball),
+            ],
+            "building the base root filesystem",
+        )
+        partial = base.with_name(base.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        _run(["tar", "-xf", str(tarball), "-C", str(partial)], "unpacking the base root filesystem")
+        tarball.unlink()
+        partial.rename(base)
+        return base
+
+    def bridge(self) -> None:
+        if (
+            subprocess.run(["ip", "link", "show", self.spec.bridge], capture_output=True).returncode
+            != 0
+        ):
+            _run(["ip", "link", "add", self.spec.bridge, "type", "bridge"], "creating the bridge")
+        addresses = _run(["ip", "-br", "addr", "show", self.spec.bridge], "reading the bridge")
+        if self.spec.gateway not in addresses.split():
+            _run(
+                ["ip", "addr", "add", self.spec.gateway, "dev", self.spec.bridge],
+                "addressing the bridge",
+            )
+        _run(["ip", "link", "set", self.spec.bridge, "up"], "raising the bridge")
+
+    def root(self, host: Host) -> Path:
+        return self.dir / "hosts" / host.name / "root"
+
+    def mount(self, host: Host, base: Path) -> Path:
+        layer = self.dir / "hosts" / host.name
+        root = layer / "root"
+        for sub in ("upper", "work", "root"):
+            (layer / sub).mkdir(parents=True, exist_ok=True)
+        if not os.path.ismount(root):
+            _run(
+                [
+                    "mount",
+                    "-t",
+                    "overlay",
+                    "overlay",
+                    "-o",
+                    f"lowerdir={base},upperdir={layer / 'upper'},workdir={layer / 'work'}",
+                    str(root),
+                ],
+                f"mounting {host.name}'s root filesystem",
+            )
+        return root
+
+    def configure(self, host: Host, root: Path) -> None:
+        (root / "etc" / "hostname").write_text(host.name + "\n")
+        network = root / "etc" / "systemd" / "network"
+        network.mkdir(parents=True, exist_ok=True)
+        gateway = ipaddress.ip_interface(self.spec.gateway).ip
+        # 10- sorts before systemd's own 80-container-host0.network (DHCP), so ours applies.
+        (network / "10-host0.network").write_text(
+            f"[Match]\nName=host0\n[Network]\nAddress={host.address}/{self.spec.prefix_len}\n"
+            f"Gateway={gateway}\n"
+        )
+        wants = root / "etc" / "systemd" / "system" / "multi-user.target.wants"
+        wants.mkdir(parents=True, exist_ok=True)
+        link = wants / "systemd-networkd.service"
+        if not link.is_symlink():
+            link.symlink_to("/lib/systemd/system/systemd-networkd.service")
+        ssh = root / "root" / ".ssh"
+        ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (ssh / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
+
+    def ssh_key(self) -> None:
+        if not self.key.exists():
+            self.key.parent.mkdir(parents=True, exist_ok=True)
+            _run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    "sdp-hosts",
+                    "-f",
+                    str(self.key),
+                ],
+                "creating the SSH key",
+            )
+
+    def pidfile(self, host: Host) -> Path:
+        return self.dir / "run" / f"{host.name}.pid"
+
+    def up(self, timeout: float = 60.0) -> list[Host]:
+        self.check_tools()
+        self.ssh_key()
+        base = self.base()
+        self.bridge()
+        started = []
+        for host in self.spec.hosts:
+            if read_pid(self.pidfile(host)) is not None:
+                continue
+            root = self.mount(host, base)
+            self.configure(host, root)
+            spawn(
+                [
+                    "systemd-nspawn",
+                    "-D",
+                    str(root),
+                    "--boot",
+                    "--register=no",
+                    "--keep-unit",
+                    f"--network-bridge={self.spec.bridge}",
+                    f"--machine={host.name}",
+                    "--console=passive",
+                ],
+                self.pidfile(host),
+                self.dir / "logs" / f"{host.name}.log",
+            )
+            started.append(host)
+        deadline = time.monotonic() + timeout
+        for host in self.spec.hosts:
+            while not port_open(22, host.address):
+                pid = read_pid(self.pidfile(host))
+                if pid is None or not pid_alive(pid):
+                    raise ServiceError(
+                        f"host {host.name} stopped while booting; see "
+                        f"{self.dir / 'logs' / (host.name + '.log')}"
+                    )
+                if time.monotonic() > deadline:
+                    raise ServiceError(
+                        f"host {host.name} ({host.address}) has no sshd after {timeout:.0f} s"
+                    )
+                time.sleep(0.2)
+        return started
+
+    def down(self) -> list[str]:
+        stopped = []
+        for host in self.spec.hosts:
+            if stop(self.pidfile(host), grace=30):
+                stopped.append(host.name)
+            root = self.root(host)
+            if os.path.ismount(root):
+                _run(["umount", str(root)], f"unmounting {host.name}")
+        return stopped
+
+    def ssh_args(self, host: Host) -> list[str]:
+        return [
+            "ssh",
+            "-i",
+            str(self.key),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=5",
+            f"root@{host.address}",
+        ]

@@ -1,0 +1,66 @@
+"""Container hosts are separate machines: systemd as PID 1, sshd, their own addresses."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sdp.hosts.nspawn import ContainerHosts, parse_spec
+from sdp.local.processes import ServiceError
+
+SPEC = {
+    "network": {"bridge": "sdptest0", "gateway": "10.231.250.1/24"},
+    "hosts": [
+        {"name": "t1", "address": "10.231.250.11"},
+        {"name": "t2", "address": "10.231.250.12"},
+    ],
+}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"network": {"gateway": "nope"}}, "network.gateway"),
+    ({"hosts": [{"name": "a", "address": "10.9.9.9"}]}, "not a free address"),
+    ({"hosts": [{"name": "a b", "address": "10.231.250.5"}]}, "not a host name"),
+    ({"hosts": [{"name": "a", "address": "10.231.250.5"},
+                {"name": "a", "address": "10.231.250.6"}]}, "unique"),
+])  # fmt: skip
+def test_bad_spec_is_named(change, message):
+    with pytest.raises(ServiceError, match=message):
+        parse_spec({**SPEC, **change})
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("systemd-nspawn") or not shutil.which("mmdebstrap"),
+    reason="needs root, systemd-nspawn and mmdebstrap (make prereqs installs them)",
+)
+
+
+@pytest.mark.integration
+@needs_root
+def test_two_hosts_boot_systemd_and_reach_each_other():
+    hosts = ContainerHosts(parse_spec(SPEC), Path("/var/lib/sdp-hosts-test"))
+    try:
+        hosts.up()
+        t1, t2 = hosts.spec.hosts
+
+        def on(host, command):
+            return subprocess.run(
+                [*hosts.ssh_args(host), command], capture_output=True, text=True, timeout=60
+            ).stdout.strip()
+
+        assert on(t1, "cat /proc/1/comm") == "systemd"
+        assert on(t2, "hostname") == "t2"
+        assert (
+            on(
+                t1,
+                f"python3 -c \"import socket; socket.create_connection(('{t2.address}', 22), 5)\""
+                " && echo ok",
+            )
+            == "ok"
+        )
+        state = on(t1, "systemctl is-system-running --wait")
+        assert state in ("running", "degraded"), state
+    finally:
+        assert set(hosts.down()) == {"t1", "t2"}
