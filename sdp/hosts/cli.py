@@ -51,6 +51,13 @@ def down(spec: SpecArg, state: StateOpt = None):
 
 
 @app.command()
+def destroy(spec: SpecArg, state: StateOpt = None):
+    """Stop the hosts and delete everything they wrote (the base image is kept)."""
+    _hosts(spec, state).destroy()
+    console.print("destroyed")
+
+
+@app.command()
 def ssh(
     spec: SpecArg,
     name: str,

@@ -21,7 +21,14 @@ BASE_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
     "ca-certificates", "sudo", "procps",
 ]  # fmt: skip
-HOST_TOOLS = {"systemd-nspawn": "systemd-container", "mmdebstrap": "mmdebstrap", "ip": "iproute2"}
+HOST_TOOLS = {
+    "systemd-nspawn": "systemd-container",
+    "mmdebstrap": "mmdebstrap",
+    "ip": "iproute2",
+    "apt-cacher-ng": "apt-cacher-ng",
+}
+APT_PROXY_PORT = 3142
+DEBIAN_MIRROR = "http://deb.debian.org/debian/"
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,47 @@ class ContainerHosts:
             )
         _run(["ip", "link", "set", self.spec.bridge, "up"], "raising the bridge")
 
+    @property
+    def gateway_ip(self) -> str:
+        return str(ipaddress.ip_interface(self.spec.gateway).ip)
+
+    def apt_proxy(self) -> None:
+        """apt-cacher-ng on the bridge address: the hosts have no route out, apt goes through it."""
+        state = self.dir / "apt-proxy"
+        pidfile = self.dir / "run" / "apt-proxy.pid"
+        if read_pid(pidfile) is not None:
+            return
+        conf = state / "conf"
+        shutil.rmtree(conf, ignore_errors=True)
+        shutil.copytree("/etc/apt-cacher-ng", conf)
+        # Debian's package leaves backends_debian empty; without a mirror it cannot fetch.
+        (conf / "backends_debian").write_text(DEBIAN_MIRROR + "\n")
+        for sub in ("cache", "log"):
+            (state / sub).mkdir(parents=True, exist_ok=True)
+        pid = spawn(
+            [
+                "apt-cacher-ng",
+                "-c",
+                str(conf),
+                "ForeGround=1",
+                f"BindAddress={self.gateway_ip}",
+                f"Port={APT_PROXY_PORT}",
+                f"CacheDir={state / 'cache'}",
+                f"LogDir={state / 'log'}",
+                f"PidFile={state / 'pid'}",
+                f"SocketPath={state / 'socket'}",
+            ],
+            pidfile,
+            self.dir / "logs" / "apt-proxy.log",
+        )
+        deadline = time.monotonic() + 20
+        while not port_open(APT_PROXY_PORT, self.gateway_ip):
+            if time.monotonic() > deadline or not pid_alive(pid):
+                raise ServiceError(
+                    f"apt-cacher-ng did not start; see {self.dir / 'logs' / 'apt-proxy.log'}"
+                )
+            time.sleep(0.2)
+
     def root(self, host: Host) -> Path:
         return self.dir / "hosts" / host.name / "root"
 
@@ -172,7 +220,7 @@ class ContainerHosts:
         (root / "etc" / "hostname").write_text(host.name + "\n")
         network = root / "etc" / "systemd" / "network"
         network.mkdir(parents=True, exist_ok=True)
-        gateway = ipaddress.ip_interface(self.spec.gateway).ip
+        gateway = self.gateway_ip
         # 10- sorts before systemd's own 80-container-host0.network (DHCP), so ours applies.
         (network / "10-host0.network").write_text(
             f"[Match]\nName=host0\n[Network]\nAddress={host.address}/{self.spec.prefix_len}\n"
@@ -183,6 +231,9 @@ class ContainerHosts:
         link = wants / "systemd-networkd.service"
         if not link.is_symlink():
             link.symlink_to("/lib/systemd/system/systemd-networkd.service")
+        (root / "etc" / "apt" / "apt.conf.d" / "01sdp-proxy").write_text(
+            f'Acquire::http::Proxy "http://{self.gateway_ip}:{APT_PROXY_PORT}";\n'
+        )
         ssh = root / "root" / ".ssh"
         ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
         (ssh / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
@@ -214,6 +265,7 @@ class ContainerHosts:
         self.ssh_key()
         base = self.base()
         self.bridge()
+        self.apt_proxy()
         started = []
         for host in self.spec.hosts:
             if read_pid(self.pidfile(host)) is not None:
@@ -260,7 +312,14 @@ class ContainerHosts:
             root = self.root(host)
             if os.path.ismount(root):
                 _run(["umount", str(root)], f"unmounting {host.name}")
+        stop(self.dir / "run" / "apt-proxy.pid")
         return stopped
+
+    def destroy(self) -> None:
+        """Stop the hosts and delete what they wrote; the base image is kept."""
+        self.down()
+        for host in self.spec.hosts:
+            shutil.rmtree(self.dir / "hosts" / host.name, ignore_errors=True)
 
     def ssh_args(self, host: Host) -> list[str]:
         return [

@@ -32,8 +32,9 @@ def test_bad_spec_is_named(change, message):
 
 
 needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("systemd-nspawn") or not shutil.which("mmdebstrap"),
-    reason="needs root, systemd-nspawn and mmdebstrap (make prereqs installs them)",
+    os.geteuid() != 0
+    or not all(shutil.which(t) for t in ("systemd-nspawn", "mmdebstrap", "apt-cacher-ng")),
+    reason="needs root, systemd-nspawn, mmdebstrap, apt-cacher-ng (make prereqs installs them)",
 )
 
 
@@ -41,6 +42,7 @@ needs_root = pytest.mark.skipif(
 @needs_root
 def test_two_hosts_boot_systemd_and_reach_each_other():
     hosts = ContainerHosts(parse_spec(SPEC), Path("/var/lib/sdp-hosts-test"))
+    hosts.destroy()  # fresh hosts, so the apt install below really goes through the proxy
     try:
         hosts.up()
         t1, t2 = hosts.spec.hosts
@@ -62,5 +64,8 @@ def test_two_hosts_boot_systemd_and_reach_each_other():
         )
         state = on(t1, "systemctl is-system-running --wait")
         assert state in ("running", "degraded"), state
+        # No route out: Debian packages come through the apt proxy on the bridge address.
+        on(t2, "apt-get -q update && apt-get install -y -q --no-install-recommends jq")
+        assert on(t2, "echo '{\"a\": 1}' | jq .a") == "1"
     finally:
         assert set(hosts.down()) == {"t1", "t2"}
