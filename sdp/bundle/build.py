@@ -71,6 +71,13 @@ def stale_reason(component: Component, entries: list[LockEntry]) -> str | None:
     return None
 
 
+def stale_error(component: Component, reason: str) -> LockError:
+    return LockError(
+        f"artifacts/lock.yml is stale for {component.name}: {reason}; "
+        f"run `sdp artifacts lock --component {component.name}`"
+    )
+
+
 def go_origin(component: Component) -> str:
     """module@version, or module/package@version for a command inside the module."""
     package = component.get("package", ".").removeprefix("./").removeprefix(".")
@@ -148,10 +155,7 @@ class Builder:
         entries = [e for e in self.lock.for_component(component.name) if e.path.startswith(prefix)]
         reason = "it has no entries" if not entries else stale_reason(component, entries)
         if reason:
-            raise LockError(
-                f"artifacts/lock.yml is stale for {component.name}: {reason}; "
-                f"run `sdp artifacts lock --component {component.name}`"
-            )
+            raise stale_error(component, reason)
         return entries
 
     # -- one component per kind ------------------------------------------------------------------
@@ -168,13 +172,16 @@ class Builder:
         entries = self.entries(component)
         return self.fetch_all(entries), entries
 
+    def upstream(self, component: Component, path: str) -> tuple[str, LockEntry]:
+        """Fetch the component's official download into bundle/path, checked like any file."""
+        entry = self.lock.require(path, component.name)
+        url = component.get("upstream")["url"]
+        return self.ensure(entry, lambda d: download(url, d, self.progress)), entry
+
     def kafka(self, component: Component) -> tuple[str, list[LockEntry]]:
         if self.source == "upstream":
             path = kafka_dist.upstream_path(component)
-            entry = self.lock.require(path, component.name)
-            action = self.ensure(
-                entry, lambda d: download(component.get("upstream")["url"], d, self.progress)
-            )
+            action, entry = self.upstream(component, path)
             self.index["kafka_tarball"] = path
             return action, [entry]
         jars_action, jars = self.maven(component)
@@ -191,22 +198,18 @@ class Builder:
         path = gobuild.binary_path(component)
         entry = self.lock.require(path, component.name)
         if entry.built_from != go_origin(component):
-            raise LockError(
-                f"artifacts/lock.yml is stale for {component.name}: locked "
-                f"{entry.built_from}, the manifest asks for {go_origin(component)}; "
-                f"run `sdp artifacts lock --component {component.name}`"
-            )
+            reason = f"locked {entry.built_from}, the manifest asks for {go_origin(component)}"
+            raise stale_error(component, reason)
         log = self.work / "logs" / f"{component.name}.log"
         task = self.progress.add_task(
-            f"building {component.name} (go install, log {log})", total=None
+            f"building {component.name} (go build, log {log})", total=None
         )
         try:
             action = self.ensure(entry, lambda d: gobuild.build(component, self.work, d, log))
         finally:
             self.progress.remove_task(task)
-        key = "terraform_mirror" if component.kind == "terraform-provider" else None
-        if key:
-            self.index[key] = "terraform-providers"
+        if component.kind == "terraform-provider":
+            self.index["terraform_mirror"] = "terraform-providers"
         else:
             self.index["binaries"][component.name] = path
         return action, [entry]
@@ -217,13 +220,12 @@ class Builder:
         name = Path(component.get("upstream")["url"]).name
         entry_path = f"{component.name}/{name}"
         if local:
+            if not Path(local).is_file():
+                raise LockError(f"{env}={local}: no such file")
             entry = self.lock.require(entry_path, component.name)
             action = self.ensure(entry, lambda d: shutil.copyfile(local, d))
         elif self.source == "upstream":
-            entry = self.lock.require(entry_path, component.name)
-            action = self.ensure(
-                entry, lambda d: download(component.get("upstream")["url"], d, self.progress)
-            )
+            action, entry = self.upstream(component, entry_path)
         else:
             raise _Skip(f"optional: set {env}=PATH or use --source upstream")
         self.index.setdefault("tarballs", {})[component.name] = entry_path

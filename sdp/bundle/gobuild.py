@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sdp.bundle.lockfile import LockError
 from sdp.bundle.manifest import Component
+from sdp.local.processes import tail
 
 
 def go_version() -> str:
@@ -53,8 +54,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path | None, log: Path, what:
         fh.flush()
         result = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=fh, text=True)
     if result.returncode != 0:
-        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
-        raise LockError(f"{what} failed; log: {log}\n{tail}")
+        raise LockError(f"{what} failed; log: {log}\n{tail(log, 15)}")
     return result.stdout
 
 

@@ -39,10 +39,8 @@ def kafka_home() -> Path:
     tarball = bundle_dir() / index()["kafka_tarball"]
     opt = cache_dir() / "opt"
     home = opt / tarball.name.removesuffix(".tgz").removesuffix("-sdp")
-    stamp = home / ".from"
+    stamp = home / ".from"  # which tarball it came from: switching --source unpacks again
     if not stamp.exists() or stamp.read_text() != tarball.name:
-        unpacked = unpack(tarball, opt)
-        stamp = unpacked / ".from"
-        stamp.write_text(tarball.name)
-        return unpacked
+        home = unpack(tarball, opt)
+        (home / ".from").write_text(tarball.name)
     return home

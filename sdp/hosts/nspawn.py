@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from sdp.local.processes import ServiceError, pid_alive, port_open, read_pid, spawn, stop
+from sdp.local.processes import ServiceError, port_open, read_pid, spawn, stop, tail, wait_until
 
 BASE_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
@@ -185,13 +185,13 @@ class ContainerHosts:
             pidfile,
             self.dir / "logs" / "apt-proxy.log",
         )
-        deadline = time.monotonic() + 20
-        while not port_open(APT_PROXY_PORT, self.gateway_ip):
-            if time.monotonic() > deadline or not pid_alive(pid):
-                raise ServiceError(
-                    f"apt-cacher-ng did not start; see {self.dir / 'logs' / 'apt-proxy.log'}"
-                )
-            time.sleep(0.2)
+        wait_until(
+            lambda: port_open(APT_PROXY_PORT, self.gateway_ip),
+            20,
+            "apt-cacher-ng",
+            self.dir / "logs" / "apt-proxy.log",
+            pid,
+        )
 
     def root(self, host: Host) -> Path:
         return self.dir / "hosts" / host.name / "root"
@@ -288,20 +288,21 @@ class ContainerHosts:
                 self.dir / "logs" / f"{host.name}.log",
             )
             started.append(host)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # one budget for all: the hosts boot in parallel
         for host in self.spec.hosts:
-            while not port_open(22, host.address):
-                pid = read_pid(self.pidfile(host))
-                if pid is None or not pid_alive(pid):
-                    raise ServiceError(
-                        f"host {host.name} stopped while booting; see "
-                        f"{self.dir / 'logs' / (host.name + '.log')}"
-                    )
-                if time.monotonic() > deadline:
-                    raise ServiceError(
-                        f"host {host.name} ({host.address}) has no sshd after {timeout:.0f} s"
-                    )
-                time.sleep(0.2)
+            log = self.dir / "logs" / f"{host.name}.log"
+            pid = read_pid(self.pidfile(host))
+            if pid is None:
+                raise ServiceError(
+                    f"host {host.name} stopped while booting; last lines of {log}:\n{tail(log)}"
+                )
+            wait_until(
+                lambda h=host: port_open(22, h.address),
+                max(deadline - time.monotonic(), 0.0),
+                f"host {host.name} ({host.address}) sshd",
+                log,
+                pid,
+            )
         return started
 
     def down(self) -> list[str]:

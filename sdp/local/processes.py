@@ -78,13 +78,14 @@ def wait_until(
     probe: Callable[[], bool], timeout: float, what: str, log: Path, pid: int | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
+    while not probe():  # probed at least once, so a spent budget still accepts a ready service
         if pid is not None and not pid_alive(pid):
             raise ServiceError(f"{what} exited during start-up; last lines of {log}:\n{tail(log)}")
+        if time.monotonic() >= deadline:
+            raise ServiceError(
+                f"{what} not ready after {timeout:.0f} s; last lines of {log}:\n{tail(log)}"
+            )
         time.sleep(0.3)
-    raise ServiceError(f"{what} not ready after {timeout:.0f} s; last lines of {log}:\n{tail(log)}")
 
 
 def stop(pidfile: Path, sig: int = signal.SIGTERM, grace: float = 20.0) -> bool:
