@@ -214,7 +214,8 @@ def replay_olist(
         if start >= len(plan):
             console.print(
                 f"{folder}: all {len(plan):,} records were replayed already ({state}); "
-                "--restart to replay again"
+                "--restart to replay again",
+                soft_wrap=True,  # a path split over lines can't be copied or grepped
             )
             return
         sink = open_sink(bootstrap, out, connect_timeout)

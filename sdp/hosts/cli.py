@@ -23,7 +23,7 @@ def _hosts(spec: Path, state: Path | None) -> ContainerHosts:
     try:
         return ContainerHosts(load_spec(spec), state)
     except (ServiceError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -34,7 +34,7 @@ def up(spec: SpecArg, state: StateOpt = None):
     try:
         started = hosts.up()
     except ServiceError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     for host in hosts.spec.hosts:
         console.print(

@@ -33,7 +33,7 @@ def up(prefix: PrefixOpt = None, service: ServiceOpt = None):
         stack = _stack(prefix, service)
         stack.up(lambda name, s, state: console.print(f"{name:13} {state} ({s:.1f} s)"))
     except (ServiceError, LockError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"data, logs and secrets (stack.yml, mode 0600) under {stack.cfg.prefix}")
 
