@@ -27,14 +27,16 @@ artifacts: prereqs ## fetch/build every component into the cache (SDP_CACHE, def
 	$(BIN)/pip install --quiet --no-index --no-build-isolation --find-links "$$($(SDP) artifacts path)/wheelhouse" \
 		"pyspark==$$($(SDP) artifacts version spark)"
 
-up: artifacts ## start the platform on this host (data under SDP_DATA)
-	$(SDP) local up
+INVENTORY ?= ansible/inventories/local
 
-status: venv ## probe every service; non-zero naming what is down
-	$(SDP) local status
+up: artifacts ## boot the hosts of INVENTORY (default: one local container host), run site.yml, check
+	$(SDP) platform up -i $(INVENTORY)
 
-down: venv ## stop everything; data stays
-	$(SDP) local down
+status: venv ## use every service for real; non-zero naming what is down
+	$(SDP) platform status -i $(INVENTORY)
+
+down: venv ## stop every service and power the container hosts off; data stays
+	$(SDP) platform down -i $(INVENTORY)
 
 test: artifacts ## the whole test suite, against real services started from the bundle
 	$(BIN)/pytest $(PYTEST_ARGS)

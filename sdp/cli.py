@@ -6,6 +6,7 @@ from generator.cli import register as register_generator
 from sdp.bundle.cli import app as artifacts_app
 from sdp.hosts.cli import app as hosts_app
 from sdp.local.cli import app as local_app
+from sdp.platform.cli import app as platform_app
 
 app = typer.Typer(
     no_args_is_help=True, help="shopping-data-pipeline: build, run and feed the platform."
@@ -13,6 +14,7 @@ app = typer.Typer(
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(local_app, name="local")
 app.add_typer(hosts_app, name="hosts")
+app.add_typer(platform_app, name="platform")
 register_generator(app)
 
 

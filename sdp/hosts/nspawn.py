@@ -9,6 +9,7 @@ import ipaddress
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from sdp.local.processes import ServiceError, port_open, read_pid, spawn, stop, tail, wait_until
+from sdp.platform.inventory import Inventory, InventoryError, load_inventory
 
 BASE_PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
@@ -28,6 +30,8 @@ HOST_TOOLS = {
     "apt-cacher-ng": "apt-cacher-ng",
 }
 APT_PROXY_PORT = 3142
+ARTIFACT_PORT = 8765
+DEFAULT_BRIDGE, DEFAULT_GATEWAY = "sdpbr0", "10.231.0.1/24"
 DEBIAN_MIRROR = "http://deb.debian.org/debian/"
 
 
@@ -52,7 +56,7 @@ class HostsSpec:
 def parse_spec(raw: dict, source: str = "spec") -> HostsSpec:
     network = raw.get("network") or {}
     try:
-        gateway = ipaddress.ip_interface(network.get("gateway", ""))
+        gateway = ipaddress.ip_interface(network.get("gateway", DEFAULT_GATEWAY))
     except ValueError:
         raise ServiceError(
             f"{source}: network.gateway must be ADDRESS/PREFIX, got {network.get('gateway')!r}"
@@ -77,15 +81,44 @@ def parse_spec(raw: dict, source: str = "spec") -> HostsSpec:
     if len(set(names)) != len(names) or len({h.address for h in hosts}) != len(hosts):
         raise ServiceError(f"{source}: host names and addresses must be unique")
     return HostsSpec(
-        bridge=str(network.get("bridge", "sdpbr0")),
+        bridge=str(network.get("bridge", DEFAULT_BRIDGE)),
         gateway=str(gateway),
         release=str(raw.get("release", "bookworm")),
         hosts=hosts,
     )
 
 
+def spec_from_inventory(inventory: Inventory) -> dict:
+    """A hosts spec from an Ansible inventory: every host it reaches over SSH at an ansible_host.
+
+    The inventory stays the one place that says which hosts exist; `sdp_container_network`
+    (bridge, gateway) in its vars overrides the default network.
+    """
+    hostvars = inventory.hostvars
+    network = next(
+        (v["sdp_container_network"] for v in hostvars.values() if "sdp_container_network" in v),
+        {},
+    )
+    hosts = [
+        {"name": name, "address": v["ansible_host"]}
+        for name, v in sorted(hostvars.items())
+        if v.get("ansible_connection", "ssh") == "ssh" and "ansible_host" in v
+    ]
+    if not hosts:
+        raise ServiceError(f"{inventory.path}: no host has an ansible_host address")
+    return {"network": network, "hosts": hosts}
+
+
 def load_spec(path: Path) -> HostsSpec:
-    return parse_spec(yaml.safe_load(path.read_text()) or {}, str(path))
+    """A hosts spec file, or an Ansible inventory (file or directory) to take the hosts from."""
+    raw = None if path.is_dir() else yaml.safe_load(path.read_text()) or {}
+    if raw is not None and "all" not in raw:
+        return parse_spec(raw, str(path))
+    try:
+        inventory = load_inventory(path)
+    except InventoryError as exc:
+        raise ServiceError(str(exc)) from None
+    return parse_spec(spec_from_inventory(inventory), str(path))
 
 
 def _run(cmd: list[str], what: str) -> str:
@@ -193,6 +226,30 @@ class ContainerHosts:
             pid,
         )
 
+    def artifact_server(self) -> None:
+        """The bundle over HTTP on the bridge address: the hosts install every artifact from it."""
+        pidfile = self.dir / "run" / "artifacts.pid"
+        if read_pid(pidfile) is not None:
+            return
+        log = self.dir / "logs" / "artifacts.log"
+        pid = spawn(
+            [sys.executable, "-m", "sdp.cli", "artifacts", "serve", "--bind", self.gateway_ip,
+             "--port", str(ARTIFACT_PORT)],
+            pidfile,
+            log,
+        )  # fmt: skip
+        wait_until(
+            lambda: port_open(ARTIFACT_PORT, self.gateway_ip), 20, "artifact server", log, pid
+        )
+
+    def running(self) -> list[str]:
+        """Names of every host booted from this state directory, from any spec."""
+        return sorted(
+            p.stem
+            for p in (self.dir / "run").glob("*.pid")
+            if p.stem not in ("apt-proxy", "artifacts") and read_pid(p) is not None
+        )
+
     def root(self, host: Host) -> Path:
         return self.dir / "hosts" / host.name / "root"
 
@@ -266,6 +323,7 @@ class ContainerHosts:
         base = self.base()
         self.bridge()
         self.apt_proxy()
+        self.artifact_server()
         started = []
         for host in self.spec.hosts:
             if read_pid(self.pidfile(host)) is not None:
@@ -313,7 +371,9 @@ class ContainerHosts:
             root = self.root(host)
             if os.path.ismount(root):
                 _run(["umount", str(root)], f"unmounting {host.name}")
-        stop(self.dir / "run" / "apt-proxy.pid")
+        if not self.running():  # hosts of other specs may still use the proxy and the server
+            for service in ("apt-proxy", "artifacts"):
+                stop(self.dir / "run" / f"{service}.pid")
         return stopped
 
     def destroy(self) -> None:

@@ -1,0 +1,40 @@
+"""lookup/query('sdp', KIND, NAME...): what a role installs, from the project's bundle.
+
+    query('sdp', 'version', 'kafka')       -> ['4.3.1']
+    lookup('sdp', 'kafka_tarball')         -> {path, name, sha256}
+    lookup('sdp', 'binary', 'minio')       -> {path, name, sha256}
+    query('sdp', 'jars', 'iceberg', ...)   -> [{path, name, sha256}, ...]
+    query('sdp', 'wheels', 'spark')        -> [{path, name, sha256}, ...]
+    query('sdp', 'apt', 'java')            -> ['openjdk-17-jre-headless']
+
+Paths are relative to the artifact server's root (the bundle). Runs on the control node with the
+project's virtualenv, so versions and checksums come from artifacts/manifest.yml and lock.yml.
+"""
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from sdp.bundle import served
+from sdp.bundle.lockfile import LockError
+from sdp.bundle.manifest import ManifestError
+from sdp.platform.secrets import secrets_dir
+
+KINDS = {
+    "version": lambda name: [served.version(name)],
+    "kafka_tarball": lambda: [served.kafka_tarball()],
+    "binary": lambda name: [served.binary(name)],
+    "jars": served.jars,
+    "wheels": served.wheels,
+    "apt": served.apt_packages,
+    "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
+}
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        if not terms or terms[0] not in KINDS:
+            raise AnsibleLookupError(f"sdp: the first term must be one of {sorted(KINDS)}")
+        try:
+            return KINDS[terms[0]](*terms[1:])
+        except (LockError, ManifestError, KeyError, TypeError) as exc:
+            raise AnsibleLookupError(f"sdp {list(terms)}: {exc}") from exc

@@ -1,0 +1,53 @@
+"""What the roles install, as paths inside the served bundle with their locked sha256.
+
+The Ansible lookup `sdp_bundle` is a thin wrapper over these, so the roles never repeat a
+version, a file name or a checksum: the manifest, the lock and the bundle index stay the source.
+"""
+
+from sdp.bundle.layout import index
+from sdp.bundle.lockfile import LockError, load_lock
+from sdp.bundle.manifest import load_manifest
+
+
+def _entries(paths: list[str]) -> list[dict]:
+    lock = load_lock()
+    out = []
+    for path in paths:
+        entry = lock.get(path)
+        if entry is None:
+            raise LockError(f"{path} is in the bundle index but not in artifacts/lock.yml")
+        out.append({"path": path, "name": path.rsplit("/", 1)[-1], "sha256": entry.sha256})
+    return out
+
+
+def version(component: str) -> str:
+    return str(load_manifest()[component].version)
+
+
+def binary(name: str) -> dict:
+    try:
+        return _entries([index()["binaries"][name]])[0]
+    except KeyError:
+        raise LockError(f"the bundle has no binary {name!r}; run `make artifacts`") from None
+
+
+def kafka_tarball() -> dict:
+    return _entries([index()["kafka_tarball"]])[0]
+
+
+def jars(*components: str) -> list[dict]:
+    found = index()["jars"]
+    missing = [c for c in components if c not in found]
+    if missing:
+        raise LockError(f"the bundle has no jars for {missing}; run `make artifacts`")
+    return _entries([p for c in components for p in found[c]])
+
+
+def wheels(component: str) -> list[dict]:
+    """A component's Python distributions in the wheelhouse (for pip --require-hashes)."""
+    entries = load_lock().for_component(component)
+    return _entries([e.path for e in entries if e.path.startswith(index()["wheelhouse"] + "/")])
+
+
+def apt_packages(component: str) -> list[str]:
+    return list(load_manifest()[component].get("packages", []))

@@ -1,0 +1,162 @@
+"""`make status`: use every service for real, from the control node, and say what is down."""
+
+import json
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sdp.platform import settings
+from sdp.platform.inventory import Inventory
+from sdp.platform.secrets import read_secret
+
+HEALTH_TOPIC = "sdp-health"
+
+
+@dataclass(frozen=True)
+class Result:
+    service: str
+    ok: bool
+    detail: str
+
+
+def _get_json(url: str, timeout: float = 5) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.load(response)
+
+
+def kafka_quorum(inv: Inventory) -> str:
+    from sdp.bundle.layout import kafka_home
+
+    controllers = ",".join(
+        f"{a}:{settings.platform('kafka_controller_port')}"
+        for a in inv.addresses("kafka_controller")
+    )
+    result = subprocess.run(
+        [str(kafka_home() / "bin" / "kafka-metadata-quorum.sh"), "--bootstrap-controller",
+         controllers, "describe", "--status"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"metadata quorum: {result.stderr.strip()[-300:]}")
+    status = dict(
+        line.split(":", 1) for line in result.stdout.splitlines() if ":" in line
+    )  # "LeaderId: 1", "CurrentVoters: [...]"
+    voters = json.loads(status.get("CurrentVoters", "[]").strip())
+    if len(voters) != len(inv.hosts("kafka_controller")):
+        raise RuntimeError(f"{len(voters)} voters, the inventory has "
+                           f"{len(inv.hosts('kafka_controller'))} controllers")  # fmt: skip
+    return f"leader {status.get('LeaderId', '?').strip()}, {len(voters)} voter(s)"
+
+
+def kafka_roundtrip(inv: Inventory) -> str:
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    bootstrap = ",".join(
+        f"{a}:{settings.platform('kafka_broker_port')}" for a in inv.addresses("kafka_broker")
+    )
+    brokers = len(inv.hosts("kafka_broker"))
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if HEALTH_TOPIC not in admin.list_topics(timeout=10).topics:
+        futures = admin.create_topics([NewTopic(HEALTH_TOPIC, 1, min(3, brokers))])
+        futures[HEALTH_TOPIC].result(30)
+    token = uuid.uuid4().hex.encode()
+    delivered = []
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer.produce(HEALTH_TOPIC, token, on_delivery=lambda err, msg: delivered.append((err, msg)))
+    producer.flush(30)
+    if not delivered or delivered[0][0] is not None:
+        raise RuntimeError(
+            f"produce (acks=all) failed: {delivered[0][0] if delivered else 'timeout'}"
+        )
+    msg = delivered[0][1]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "sdp-health",
+                         "enable.auto.commit": False})  # fmt: skip
+    try:
+        consumer.assign([TopicPartition(HEALTH_TOPIC, msg.partition(), msg.offset())])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = consumer.poll(1)
+            if got is not None and not got.error() and got.value() == token:
+                return f"produced and consumed 1 message on {brokers} broker(s)"
+    finally:
+        consumer.close()
+    raise RuntimeError("the produced message did not come back within 30 s")
+
+
+def minio(inv: Inventory) -> str:
+    import boto3
+
+    endpoint = f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_api_port')}"
+    with urllib.request.urlopen(f"{endpoint}/minio/health/cluster", timeout=5) as response:
+        if response.status != 200:
+            raise RuntimeError(f"cluster health {response.status}")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=settings.role("minio", "minio_spark_access_key"),
+        aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
+        region_name="us-east-1",
+    )
+    bucket = settings.platform("sdp_bucket_prefix") + "checkpoints"
+    key, body = f"_health/{uuid.uuid4().hex}", uuid.uuid4().bytes
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    try:
+        if s3.get_object(Bucket=bucket, Key=key)["Body"].read() != body:
+            raise RuntimeError("an object read back differently")
+    finally:
+        s3.delete_object(Bucket=bucket, Key=key)
+    return f"healthy; put/get on {bucket} with Spark's key"
+
+
+def postgres(inv: Inventory) -> str:
+    import psycopg
+
+    host = inv.addresses("postgres")[0]
+    databases = settings.role("postgres", "postgres_databases")
+    for db in databases:
+        with psycopg.connect(
+            host=host,
+            port=settings.platform("postgres_port"),
+            dbname=db["name"],
+            user=db["owner"],
+            password=read_secret(inv.cluster_name, f"postgres-{db['owner']}"),
+            connect_timeout=5,
+        ) as conn:
+            conn.execute("SELECT 1")
+    return "logged in to " + ", ".join(db["name"] for db in databases)
+
+
+def spark(inv: Inventory) -> str:
+    master = inv.addresses("spark_master")[0]
+    state = _get_json(f"http://{master}:{settings.platform('spark_master_ui_port')}/json/")
+    if state.get("status") != "ALIVE":
+        raise RuntimeError(f"master status {state.get('status')}")
+    alive = sorted({w["host"] for w in state.get("workers", []) if w["state"] == "ALIVE"})
+    expected = inv.addresses("spark_worker")
+    missing = [a for a in expected if a not in alive]
+    if not alive or missing:
+        raise RuntimeError(f"workers not ALIVE: {', '.join(missing) or 'none registered'}")
+    return f"master ALIVE, {len(alive)} worker(s) ALIVE"
+
+
+CHECKS: dict[str, Callable[[Inventory], str]] = {
+    "kafka quorum": kafka_quorum,
+    "kafka produce/consume": kafka_roundtrip,
+    "minio": minio,
+    "postgres": postgres,
+    "spark": spark,
+}
+
+
+def run_checks(inv: Inventory) -> list[Result]:
+    results = []
+    for name, check in CHECKS.items():
+        try:
+            results.append(Result(name, True, check(inv)))
+        except Exception as exc:  # every failure is reported, the next check still runs
+            results.append(Result(name, False, f"{type(exc).__name__}: {exc}"))
+    return results

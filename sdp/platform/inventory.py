@@ -1,0 +1,78 @@
+"""The inventory as the control node's Python sees it: groups, hosts and their addresses."""
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdp.paths import REPO_ROOT
+
+ANSIBLE_DIR = REPO_ROOT / "ansible"
+LOCAL_INVENTORY = ANSIBLE_DIR / "inventories" / "local"
+
+
+def ansible_tool(name: str) -> str:
+    """ansible-playbook & co. from the interpreter's own environment (the project's venv)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+class InventoryError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    groups: dict[str, list[str]]
+    hostvars: dict[str, dict]
+
+    def hosts(self, group: str) -> list[str]:
+        return self.groups.get(group, [])
+
+    def address(self, host: str) -> str:
+        return str(self.hostvars.get(host, {}).get("ansible_host", host))
+
+    def addresses(self, group: str) -> list[str]:
+        return [self.address(h) for h in self.hosts(group)]
+
+    @property
+    def cluster_name(self) -> str:
+        names = {v.get("sdp_cluster_name", "local") for v in self.hostvars.values()}
+        if len(names) != 1:
+            raise InventoryError(f"{self.path}: hosts disagree on sdp_cluster_name: {names}")
+        return names.pop()
+
+    @property
+    def container_hosts(self) -> bool:
+        """True when the hosts are `sdp hosts` containers (every host is reached over SSH)."""
+        return all(v.get("ansible_connection", "ssh") == "ssh" for v in self.hostvars.values())
+
+
+def parse_listing(listing: dict, path: Path) -> Inventory:
+    hostvars = listing.get("_meta", {}).get("hostvars", {})
+    groups: dict[str, list[str]] = {}
+
+    def members(group: str) -> list[str]:
+        node = listing.get(group, {})
+        found = list(node.get("hosts", []))
+        for child in node.get("children", []):
+            found += [h for h in members(child) if h not in found]
+        return found
+
+    for group in listing:
+        if group != "_meta":
+            groups[group] = members(group)
+    return Inventory(path, groups, hostvars)
+
+
+def load_inventory(path: Path = LOCAL_INVENTORY) -> Inventory:
+    result = subprocess.run(
+        [ansible_tool("ansible-inventory"), "-i", str(path), "--list"],
+        capture_output=True,
+        text=True,
+        cwd=ANSIBLE_DIR,
+    )
+    if result.returncode != 0:
+        raise InventoryError(f"reading the inventory {path} failed:\n{result.stderr.strip()}")
+    return parse_listing(json.loads(result.stdout), path)
