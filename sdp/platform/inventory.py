@@ -68,7 +68,7 @@ def parse_listing(listing: dict, path: Path) -> Inventory:
 
 def load_inventory(path: Path = LOCAL_INVENTORY) -> Inventory:
     result = subprocess.run(
-        [ansible_tool("ansible-inventory"), "-i", str(path), "--list"],
+        [ansible_tool("ansible-inventory"), "-i", str(path.resolve()), "--list"],
         capture_output=True,
         text=True,
         cwd=ANSIBLE_DIR,
