@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 SDP := $(BIN)/sdp
 PYTEST_ARGS ?=
 
-.PHONY: help venv prereqs artifacts up status down test test-unit lint format clean
+ROLES := common java postgres minio kafka spark
+
+.PHONY: help venv prereqs artifacts up status down test test-unit test-roles lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,8 +40,15 @@ status: venv ## use every service for real; non-zero naming what is down
 down: venv ## stop every service and power the container hosts off; data stays
 	$(SDP) platform down -i $(INVENTORY)
 
-test: artifacts ## the whole test suite, against real services started from the bundle
+test: artifacts ## the whole test suite: pytest against real services, then every role's molecule scenarios
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) test-roles
+
+test-roles: artifacts ## molecule: each role on its own container host, Kafka x3 and MinIO x4 clusters
+	@set -e; for role in $(ROLES); do \
+		echo "== molecule: $$role"; \
+		(cd roles/$$role && PATH="$(CURDIR)/$(BIN):$$PATH" molecule test --all); \
+	done
 
 test-unit: venv ## only the tests that need no services
 	$(BIN)/pytest -m 'not integration' $(PYTEST_ARGS)
