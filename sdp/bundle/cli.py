@@ -2,7 +2,6 @@
 
 import contextlib
 import functools
-import http.server
 import os
 import subprocess
 import time
@@ -18,6 +17,7 @@ from sdp.bundle.layout import index
 from sdp.bundle.lockfile import LockError, check_file, load_lock, save_lock
 from sdp.bundle.locking import Locker
 from sdp.bundle.manifest import ManifestError, load_manifest
+from sdp.bundle.served import http_server
 from sdp.bundle.terraform import cli_config
 from sdp.paths import bundle_dir, work_dir
 
@@ -163,8 +163,7 @@ def serve(
     bind: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
 ):
     """Serve the bundle over HTTP so other hosts install from this control node."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(bundle_dir()))
-    with http.server.ThreadingHTTPServer((bind, port), handler) as server:
+    with http_server(bind, port) as server:
         console.print(f"serving {bundle_dir()} on http://{bind}:{port}/ (Ctrl-C stops)")
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()

@@ -4,9 +4,16 @@ The Ansible lookup `sdp_bundle` is a thin wrapper over these, so the roles never
 version, a file name or a checksum: the manifest, the lock and the bundle index stay the source.
 """
 
+import contextlib
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+
 from sdp.bundle.layout import index
 from sdp.bundle.lockfile import LockError, load_lock
 from sdp.bundle.manifest import load_manifest
+from sdp.paths import bundle_dir
 
 
 def _entries(paths: list[str]) -> list[dict]:
@@ -51,3 +58,21 @@ def wheels(component: str) -> list[dict]:
 
 def apt_packages(component: str) -> list[str]:
     return list(load_manifest()[component].get("packages", []))
+
+
+def http_server(bind: str, port: int) -> http.server.ThreadingHTTPServer:
+    """The bundle over HTTP: the hosts download every artifact from it (checked by sha256)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(bundle_dir()))
+    return http.server.ThreadingHTTPServer((bind, port), handler)
+
+
+@contextlib.contextmanager
+def serving(bind: str, port: int) -> Iterator[None]:
+    """Serve the bundle in a thread for the duration of a block (a playbook run)."""
+    with http_server(bind, port) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            server.shutdown()

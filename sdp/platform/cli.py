@@ -3,6 +3,7 @@
 import os
 import subprocess
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sdp.hosts.nspawn import ContainerHosts, load_spec
+from sdp.bundle.served import serving
+from sdp.hosts.nspawn import ARTIFACT_PORT, ContainerHosts, load_spec
 from sdp.local.processes import ServiceError
 from sdp.platform.checks import run_checks
 from sdp.platform.inventory import (
@@ -83,8 +85,12 @@ def up(
             _container_hosts(inventory).up()
         except ServiceError as exc:
             raise _fail(str(exc)) from None
-    if playbook(inventory, "site.yml", *(ansible_args or [])) != 0:
-        raise _fail("site.yml failed (the task above names what)")
+    # Container hosts get the artifact server from `sdp hosts up`; otherwise (localhost, hosts
+    # that reach this machine) it serves for the length of the playbook.
+    server = nullcontext() if inv.container_hosts else serving("0.0.0.0", ARTIFACT_PORT)
+    with server:
+        if playbook(inventory, "site.yml", *(ansible_args or [])) != 0:
+            raise _fail("site.yml failed (the task above names what)")
     healthy = status_table(inv)
     console.print(f"up in {time.monotonic() - started:.0f} s")
     raise typer.Exit(0 if healthy else 1)

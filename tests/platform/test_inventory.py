@@ -1,0 +1,55 @@
+"""The inventory is the one topology source: groups, addresses, container-host specs."""
+
+import pytest
+
+from sdp.hosts.nspawn import parse_spec, spec_from_inventory
+from sdp.local.processes import ServiceError
+from sdp.platform import settings
+from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory, parse_listing
+
+LISTING = {
+    "_meta": {
+        "hostvars": {
+            "a": {"ansible_host": "10.231.0.21", "sdp_cluster_name": "t"},
+            "b": {"ansible_host": "10.231.0.22", "sdp_cluster_name": "t"},
+        }
+    },
+    "all": {"children": ["ungrouped", "kafka"]},
+    "kafka": {"children": ["kafka_broker"]},
+    "kafka_broker": {"hosts": ["a", "b"]},
+}
+
+
+def test_groups_include_their_children():
+    inv = parse_listing(LISTING, None)
+    assert inv.hosts("kafka") == ["a", "b"]
+    assert inv.addresses("kafka_broker") == ["10.231.0.21", "10.231.0.22"]
+    assert inv.cluster_name == "t"
+    assert inv.container_hosts
+
+
+def test_hosts_spec_comes_from_the_inventory():
+    spec = parse_spec(spec_from_inventory(parse_listing(LISTING, None)))
+    assert [(h.name, h.address) for h in spec.hosts] == [("a", "10.231.0.21"), ("b", "10.231.0.22")]
+    assert spec.bridge == "sdpbr0"
+
+
+def test_local_hosts_are_not_container_hosts():
+    listing = {"_meta": {"hostvars": {"localhost": {"ansible_connection": "local"}}}}
+    inv = parse_listing(listing, None)
+    assert not inv.container_hosts
+    with pytest.raises(ServiceError, match="no host has an ansible_host"):
+        spec_from_inventory(inv)
+
+
+def test_the_local_inventory_puts_every_role_on_one_host():
+    inv = load_inventory(LOCAL_INVENTORY)
+    for group in ("kafka_controller", "kafka_broker", "minio", "postgres", "spark_master",
+                  "spark_worker"):  # fmt: skip
+        assert inv.hosts(group) == ["sdp-local"], group
+
+
+def test_control_node_reads_ports_and_databases_from_the_roles():
+    assert settings.platform("kafka_broker_port") == 9092
+    names = [db["name"] for db in settings.role("postgres", "postgres_databases")]
+    assert names == ["iceberg_catalog", "airflow", "serving"]
