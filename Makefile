@@ -47,7 +47,7 @@ test: artifacts ## the whole test suite: pytest against real services, then ever
 test-roles: artifacts ## molecule: each role on its own container host, Kafka x3 and MinIO x4 clusters
 	@set -e; for role in $(ROLES); do \
 		echo "== molecule: $$role"; \
-		(cd roles/$$role && PATH="$(CURDIR)/$(BIN):$$PATH" molecule test --all); \
+		(cd roles/$$role && PATH="$(CURDIR)/$(BIN):$$PATH" timeout 1800 molecule test --all); \
 	done
 
 test-unit: venv ## only the tests that need no services

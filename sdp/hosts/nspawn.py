@@ -275,6 +275,11 @@ class ContainerHosts:
 
     def configure(self, host: Host, root: Path) -> None:
         (root / "etc" / "hostname").write_text(host.name + "\n")
+        hosts = root / "etc" / "hosts"
+        if not hosts.exists():  # minbase has none; real machines resolve localhost from it
+            hosts.write_text(
+                f"127.0.0.1 localhost\n127.0.1.1 {host.name}\n::1 localhost ip6-localhost\n"
+            )
         network = root / "etc" / "systemd" / "network"
         network.mkdir(parents=True, exist_ok=True)
         gateway = self.gateway_ip
