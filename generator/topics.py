@@ -19,6 +19,7 @@ class Topic:
     key: str
     partitions: int
     config: dict[str, str]
+    table: dict[str, Any] | None = None  # the lake layout (see topics.yml); None: not a data topic
 
     @property
     def retention_ms(self) -> int:
@@ -39,7 +40,12 @@ def _topic(entry: dict[str, Any], path: Path) -> Topic:
     config = {str(k): str(v) for k, v in entry["config"].items()}
     if "retention.ms" not in config:
         raise ValueError(f"{path}: topic {entry['name']!r} has no retention.ms in its config")
-    return Topic(entry["name"], entry["schema"], entry["key"], int(entry["partitions"]), config)
+    table = entry.get("table")
+    if table is not None and not {"time", "sort", "key"} <= table.keys():
+        raise ValueError(f"{path}: topic {entry['name']!r}: table needs time, sort and key")
+    return Topic(
+        entry["name"], entry["schema"], entry["key"], int(entry["partitions"]), config, table
+    )
 
 
 @cache

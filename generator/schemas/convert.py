@@ -121,3 +121,24 @@ def to_iceberg_schema(name: str):  # -> pyiceberg.schema.Schema
     return assign_fresh_schema_ids(
         Schema(*_convert(_topic_schema(name), name, iceberg_types).fields)
     )
+
+
+def field_rules(name: str) -> list[dict[str, Any]]:
+    """What topic `name`'s schema demands of each top-level field, for checks outside jsonschema
+    (the streaming job checks records in Spark): required, null allowed, enum, bounds, minLength."""
+    schema = _topic_schema(name)
+    required = set(schema.get("required", []))
+    rules = []
+    for field, prop in schema.get("properties", {}).items():
+        inner, json_type, null_allowed = _non_null(prop, f"{name}.{field}")
+        rule: dict[str, Any] = {
+            "field": field,
+            "required": field in required,
+            "nullable": null_allowed,
+            "json_type": json_type,
+        }
+        for key in ("enum", "minimum", "maximum", "minLength"):
+            if key in inner:
+                rule[key] = inner[key]
+        rules.append(rule)
+    return rules

@@ -1,0 +1,250 @@
+"""One micro-batch: every Kafka record lands once, in bronze or in the dead-letter table.
+
+Exactly once across restarts, SIGKILL included: Spark replays an unfinished batch with the same
+id and offsets. Appends (bronze, dead letters, the batch log) carry the query and batch id as
+snapshot properties and are skipped when the table already has that batch. Silver and gold are
+MERGEs that give the same table when run twice: silver inserts keys it lacks (CDC tables keep
+the highest version per key), gold recomputes each touched window from silver.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.streaming.config import (
+    BATCH_LOG_TABLE,
+    DEAD_LETTER_TABLE,
+    StreamSettings,
+    TopicSpec,
+)
+from jobs.streaming.gold import GOLD_FROM_TOPIC, GoldTable, window_start
+from jobs.streaming.parse import REASON, classify, dead_letters, good_rows
+from jobs.streaming.serving import Serving
+from jobs.streaming.tables import BATCH_LOG_SCHEMA
+
+log = logging.getLogger("sdp.stream")
+
+BATCH_PROPERTY = "sdp.batch-id"
+QUERY_PROPERTY = "sdp.query"
+WINDOW_MICROS = 5 * 60 * 1_000_000
+
+
+def micros(column: Column) -> Column:
+    """As microseconds since the epoch: instants reach Python and SQL text with no time zone."""
+    return F.unix_micros(column)
+
+
+def at(us: int) -> Column:
+    return F.timestamp_micros(F.lit(us))
+
+
+def merge(spark: SparkSession, sql: str, attempts: int = 3) -> None:
+    """Run a MERGE, again if a concurrent commit (compaction) invalidated what it read: the
+    stream's MERGEs are idempotent, so a retry is safe."""
+    for attempt in range(1, attempts + 1):
+        try:
+            spark.sql(sql)
+            return
+        except Exception as exc:
+            conflict = any(
+                name in str(exc) for name in ("ValidationException", "CommitFailedException")
+            )
+            if not conflict or attempt == attempts:
+                raise
+            log.warning("MERGE lost a commit race (%s), retrying", str(exc).splitlines()[0])
+
+
+def cleanse(rows: DataFrame, spec: TopicSpec) -> DataFrame:
+    """Silver's cleansing: surrounding whitespace off top-level strings."""
+    strings = {f.name for f in spec.schema.fields if isinstance(f.dataType, T.StringType)}
+    return rows.select(*[F.trim(c).alias(c) if c in strings else F.col(c) for c in rows.columns])
+
+
+def latest_per_key(rows: DataFrame, key: list[str], version: str | None) -> DataFrame:
+    """One row per key: the highest version (CDC), or any one (events are immutable)."""
+    if version is None:
+        return rows.dropDuplicates(key)
+    order = F.row_number().over(Window.partitionBy(*key).orderBy(F.desc(version)))
+    return rows.withColumn("_n", order).where("_n = 1").drop("_n")
+
+
+class BatchWriter:
+    """The foreachBatch function of the stream, with what it remembers between batches."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        spec: dict[str, TopicSpec],
+        settings: StreamSettings,
+        serving: Serving | None,
+    ):
+        self.spec = spec
+        self.settings = settings
+        self.serving = serving
+        self._committed: dict[str, int] = {}
+        self.watermarks = self._load_watermarks(spark)
+
+    # -- idempotent appends --------------------------------------------------------------
+    def _last_committed(self, spark: SparkSession, table: str) -> int:
+        if table not in self._committed:
+            found = spark.sql(
+                f"SELECT max(CAST(summary['{BATCH_PROPERTY}'] AS BIGINT)) FROM {table}.snapshots "
+                f"WHERE summary['{QUERY_PROPERTY}'] = '{self.settings.query_name}'"
+            ).first()[0]
+            self._committed[table] = -1 if found is None else found
+        return self._committed[table]
+
+    def append_once(self, rows: DataFrame, table: str, batch_id: int) -> bool:
+        """Append unless `table` already holds this batch; True if it appended."""
+        if batch_id <= self._last_committed(rows.sparkSession, table):
+            log.info("batch %s already in %s: skipped", batch_id, table)
+            return False
+        (
+            rows.writeTo(table)
+            .option(f"snapshot-property.{BATCH_PROPERTY}", str(batch_id))
+            .option(f"snapshot-property.{QUERY_PROPERTY}", self.settings.query_name)
+            .append()
+        )
+        self._committed[table] = batch_id
+        return True
+
+    # -- watermarks ----------------------------------------------------------------------
+    def _load_watermarks(self, spark: SparkSession) -> dict[str, int]:
+        rows = (
+            spark.table(BATCH_LOG_TABLE)
+            .where(F.col("query") == self.settings.query_name)
+            .groupBy("topic")
+            .agg(micros(F.max("watermark")).alias("us"))
+            .collect()
+        )
+        return {r["topic"]: r["us"] for r in rows if r["us"] is not None}
+
+    # -- silver and gold -----------------------------------------------------------------
+    def merge_silver(self, good: DataFrame, spec: TopicSpec) -> None:
+        layout = spec.table
+        view = f"silver_updates_{layout.name}"
+        latest_per_key(cleanse(good, spec), layout.key, layout.version).createOrReplaceTempView(
+            view
+        )
+        on = " AND ".join(f"t.{k} = s.{k}" for k in layout.key)
+        if layout.version is None:
+            # Duplicates share their event time: only the batch's time range needs scanning.
+            lo, hi = good.agg(micros(F.min(layout.time)), micros(F.max(layout.time))).first()
+            on += (
+                f" AND t.{layout.time} >= timestamp_micros({lo})"
+                f" AND t.{layout.time} <= timestamp_micros({hi})"
+            )
+            actions = "WHEN NOT MATCHED THEN INSERT *"
+        else:
+            actions = (
+                f"WHEN MATCHED AND s.{layout.version} > t.{layout.version} THEN UPDATE SET * "
+                "WHEN NOT MATCHED THEN INSERT *"
+            )
+        merge(
+            good.sparkSession,
+            f"MERGE INTO {layout.fqn('silver')} t USING {view} s ON {on} {actions}",
+        )
+
+    def update_gold(self, good: DataFrame, spec: TopicSpec, ingest: Column) -> int:
+        """Recompute the windows this batch touched that the watermark has not closed; returns
+        how many of the batch's rows fell into closed windows (late: in silver, not in gold)."""
+        outputs: list[tuple[GoldTable, object]] = GOLD_FROM_TOPIC.get(spec.topic, [])
+        if not outputs:
+            return 0
+        time = spec.table.time
+        windows = (
+            good.groupBy(micros(window_start(F.col(time))).alias("ws"))
+            .agg(F.count(F.lit(1)).alias("n"), micros(F.max(time)).alias("newest"))
+            .collect()
+        )
+        watermark = self.watermarks.get(spec.topic)
+        closed = {r["ws"] for r in windows if watermark and r["ws"] + WINDOW_MICROS <= watermark}
+        open_windows = sorted({r["ws"] for r in windows} - closed)
+        delay = int(self.settings.watermark_minutes * 60 * 1_000_000)
+        newest = max(r["newest"] for r in windows) - delay
+        self.watermarks[spec.topic] = max(watermark or newest, newest)
+        if open_windows:
+            lo, hi = open_windows[0], open_windows[-1] + WINDOW_MICROS
+            silver = good.sparkSession.table(spec.table.fqn("silver")).where(
+                (F.col(time) >= at(lo)) & (F.col(time) < at(hi))
+            )
+            silver = silver.where(micros(window_start(F.col(time))).isin(open_windows))
+            for table, transform in outputs:
+                self._upsert_gold(table, transform(silver).withColumn("updated_at", ingest), lo, hi)
+        return sum(r["n"] for r in windows if r["ws"] in closed)
+
+    def _upsert_gold(self, table: GoldTable, rows: DataFrame, lo: int, hi: int) -> None:
+        rows = rows.persist()
+        try:
+            view = f"gold_updates_{table.name}"
+            rows.createOrReplaceTempView(view)
+            on = " AND ".join(
+                f"t.{k} = s.{k}" for k in ("window_start", *table.key)
+            ) + (f" AND t.window_start >= timestamp_micros({lo})"
+                 f" AND t.window_start < timestamp_micros({hi})")  # fmt: skip
+            merge(
+                rows.sparkSession,
+                f"MERGE INTO {table.fqn} t USING {view} s ON {on} "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+            )
+            if self.serving is not None:
+                self.serving.upsert(table, rows)
+        finally:
+            rows.unpersist()
+
+    # -- the batch -----------------------------------------------------------------------
+    def __call__(self, kafka: DataFrame, batch_id: int) -> None:
+        spark = kafka.sparkSession
+        started = datetime.now(UTC)
+        ingest = F.lit(started)
+        kafka = kafka.persist()
+        log_rows, dead_frames, cached = [], [], []
+        try:
+            per_topic = {r["topic"]: r["count"] for r in kafka.groupBy("topic").count().collect()}
+            for topic, records in sorted(per_topic.items()):
+                spec = self.spec[topic]
+                classified = classify(
+                    kafka.where(F.col("topic") == topic), spec, self.settings.future_minutes
+                ).persist()
+                cached.append(classified)
+                good_count = (
+                    0 if spec.is_dead_letter else classified.where(F.col(REASON).isNull()).count()
+                )
+                late = 0
+                if good_count:
+                    good = good_rows(classified, spec, ingest)
+                    self.append_once(good, spec.table.fqn("bronze"), batch_id)
+                    self.merge_silver(good, spec)
+                    late = self.update_gold(good, spec, ingest)
+                if good_count < records:
+                    dead_frames.append(dead_letters(classified, spec, ingest))
+                watermark = self.watermarks.get(topic)
+                log_rows.append(
+                    (
+                        self.settings.query_name, batch_id, topic, records, good_count,
+                        records - good_count, late,
+                        None if watermark is None else datetime.fromtimestamp(watermark / 1e6, UTC),
+                        started,
+                    )
+                )  # fmt: skip
+            if dead_frames:
+                dead = dead_frames[0]
+                for frame in dead_frames[1:]:
+                    dead = dead.unionByName(frame)
+                self.append_once(dead, DEAD_LETTER_TABLE, batch_id)
+            finished = datetime.now(UTC)
+            batch_log = spark.createDataFrame(
+                [(*row, finished) for row in log_rows], BATCH_LOG_SCHEMA
+            )
+            self.append_once(batch_log, BATCH_LOG_TABLE, batch_id)
+            log.info(
+                "batch %s: %s records in %.1f s", batch_id, sum(per_topic.values()),
+                (finished - started).total_seconds(),
+            )  # fmt: skip
+        finally:
+            for frame in cached:
+                frame.unpersist()
+            kafka.unpersist()

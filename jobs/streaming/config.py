@@ -1,0 +1,105 @@
+"""The streaming job's settings and the stream spec as the driver reads them (pyspark only)."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import types as T
+
+CATALOG = "lake"
+LAYERS = ("bronze", "silver", "gold", "ops")
+DEAD_LETTER_TABLE = f"{CATALOG}.bronze.dead_letter"
+BATCH_LOG_TABLE = f"{CATALOG}.ops.stream_batches"
+WINDOW = "5 minutes"
+
+
+class SpecError(ValueError):
+    """The stream spec is missing or names something it does not define."""
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    name: str
+    time: str
+    partition: list[str]
+    sort: list[str]
+    key: list[str]
+    version: str | None
+
+    def fqn(self, layer: str) -> str:
+        return f"{CATALOG}.{layer}.{self.name}"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    topic: str
+    schema: T.StructType
+    rules: list[dict[str, Any]]
+    table: TableLayout | None  # None: the dead-letter topic
+
+    @property
+    def is_dead_letter(self) -> bool:
+        return self.table is None
+
+
+def _topic_spec(entry: dict[str, Any]) -> TopicSpec:
+    schema = T.StructType.fromJson(entry["schema"])
+    table = TableLayout(**entry["table"]) if "table" in entry else None
+    if table is not None:
+        names = set(schema.fieldNames())
+        unknown = [
+            f for f in [table.time, *table.partition, *table.sort, *table.key] if f not in names
+        ]
+        if unknown:
+            raise SpecError(f"topic {entry['topic']}: table names unknown fields {unknown}")
+    return TopicSpec(entry["topic"], schema, entry["rules"], table)
+
+
+def load_spec(path: Path) -> dict[str, TopicSpec]:
+    """Topic name → TopicSpec, from the JSON `python -m jobs.streaming.spec` wrote."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"stream spec {path} does not exist") from None
+    return spec_from_document(document)
+
+
+def spec_from_document(document: dict[str, Any]) -> dict[str, TopicSpec]:
+    return {e["topic"]: _topic_spec(e) for e in document["topics"]}
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """PostgreSQL's serving schema, where gold windows are upserted for the dashboards."""
+
+    jdbc_url: str
+    user: str
+    password: str
+    schema: str = "serving"
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    bootstrap: str
+    checkpoint: str  # s3a://bucket/prefix: offsets and commits of the query
+    bucket_prefix: str = "sdp-"  # tables of layer L live in s3://<prefix>L/
+    trigger_seconds: float = 5.0
+    watermark_minutes: float = 10.0  # gold windows older than this behind the newest event close
+    future_minutes: float = 60.0  # events further ahead of the clock are dead letters
+    max_offsets_per_trigger: int | None = None
+    starting_offsets: str = "earliest"
+    query_name: str = "sdp-stream"
+    topics: list[str] = field(default_factory=list)  # empty: every topic of the spec
+    serving: ServingSettings | None = None
+
+    def __post_init__(self):
+        for name in ("trigger_seconds", "watermark_minutes", "future_minutes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.checkpoint.startswith(("s3a://", "file:", "/")):
+            raise ValueError(f"checkpoint must be an s3a:// or local path, got {self.checkpoint}")
+
+    def location(self, layer: str, table: str) -> str:
+        bucket = f"{self.bucket_prefix}{'warehouse' if layer == 'ops' else layer}"
+        return f"s3://{bucket}/{layer}/{table}"

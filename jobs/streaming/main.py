@@ -1,0 +1,139 @@
+"""The streaming job: Kafka → bronze/silver/gold Iceberg tables (+ dead letters, + serving).
+
+    spark-submit jobs/streaming/main.py --spec streams.json --bootstrap HOST:9092 \\
+        --checkpoint s3a://sdp-checkpoints/stream [--trigger-seconds 5] [--watermark-minutes 10]
+
+The `lake` catalog and S3A come from spark-defaults (the spark role writes them). The serving
+database's password comes from the environment (SDP_SERVING_PASSWORD), never the command line.
+argparse, not typer: the driver's host has pyspark and nothing else.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from jobs.streaming.batch import BatchWriter
+from jobs.streaming.config import (
+    ServingSettings,
+    SpecError,
+    StreamSettings,
+    TopicSpec,
+    load_spec,
+)
+from jobs.streaming.gold import GOLD_FROM_TOPIC
+from jobs.streaming.serving import Serving
+from jobs.streaming.tables import ensure_tables, topic_table_schema
+
+log = logging.getLogger("sdp.stream")
+
+
+def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
+    p = argparse.ArgumentParser(prog="jobs.streaming.main", description=__doc__.split("\n")[0])
+    p.add_argument("--spec", type=Path, required=True, help="stream spec JSON")
+    p.add_argument("--bootstrap", required=True, help="Kafka brokers, host:port[,host:port]")
+    p.add_argument("--checkpoint", required=True, help="s3a://bucket/prefix for the checkpoint")
+    p.add_argument("--bucket-prefix", default="sdp-")
+    p.add_argument("--trigger-seconds", type=float, default=5.0)
+    p.add_argument("--watermark-minutes", type=float, default=10.0)
+    p.add_argument("--future-minutes", type=float, default=60.0)
+    p.add_argument("--max-offsets-per-trigger", type=int)
+    p.add_argument("--starting-offsets", default="earliest", choices=["earliest", "latest"])
+    p.add_argument("--query-name", default="sdp-stream")
+    p.add_argument("--topics", default="", help="comma-separated; default every spec topic")
+    p.add_argument("--serving-jdbc-url", help="jdbc:postgresql://host:port/db; omit: no serving")
+    p.add_argument("--serving-user", default="serving")
+    args = p.parse_args(argv)
+    serving = None
+    if args.serving_jdbc_url:
+        password = os.environ.get("SDP_SERVING_PASSWORD")
+        if not password:
+            p.error("--serving-jdbc-url needs SDP_SERVING_PASSWORD in the environment")
+        serving = ServingSettings(args.serving_jdbc_url, args.serving_user, password)
+    try:
+        settings = StreamSettings(
+            bootstrap=args.bootstrap,
+            checkpoint=args.checkpoint,
+            bucket_prefix=args.bucket_prefix,
+            trigger_seconds=args.trigger_seconds,
+            watermark_minutes=args.watermark_minutes,
+            future_minutes=args.future_minutes,
+            max_offsets_per_trigger=args.max_offsets_per_trigger,
+            starting_offsets=args.starting_offsets,
+            query_name=args.query_name,
+            topics=[t for t in args.topics.split(",") if t],
+            serving=serving,
+        )
+    except ValueError as exc:
+        p.error(str(exc))
+    return args.spec, settings
+
+
+def gold_examples(spark: SparkSession, spec: dict[str, TopicSpec]) -> dict:
+    """Each gold table with an empty frame of its rows: the transforms define their schemas."""
+    examples = {}
+    for topic, outputs in GOLD_FROM_TOPIC.items():
+        empty = spark.createDataFrame([], topic_table_schema(spec[topic]))
+        for table, transform in outputs:
+            examples[table] = transform(empty)
+    return examples
+
+
+def start(
+    spark: SparkSession, spec: dict[str, TopicSpec], settings: StreamSettings
+) -> StreamingQuery:
+    """Create what is missing (tables, serving tables) and start the query."""
+    topics = settings.topics or list(spec)
+    unknown = [t for t in topics if t not in spec]
+    if unknown:
+        raise SpecError(f"topics not in the stream spec: {', '.join(unknown)}")
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    examples = gold_examples(spark, spec)
+    created = ensure_tables(spark, spec, settings, examples)
+    if created:
+        log.info("created tables: %s", ", ".join(created))
+    serving = None
+    if settings.serving is not None:
+        serving = Serving(spark, settings.serving)
+        serving.ensure_tables({t: e.schema for t, e in examples.items()})
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.bootstrap)
+        .option("subscribe", ",".join(topics))
+        .option("startingOffsets", settings.starting_offsets)
+        # Offsets gone before they were read (retention) stop the query instead of being skipped.
+        .option("failOnDataLoss", "true")
+    )
+    if settings.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", settings.max_offsets_per_trigger)
+    return (
+        reader.load()
+        .writeStream.queryName(settings.query_name)
+        .option("checkpointLocation", settings.checkpoint)
+        .trigger(processingTime=f"{settings.trigger_seconds} seconds")
+        .foreachBatch(BatchWriter(spark, spec, settings, serving))
+        .start()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    spec_path, settings = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        spec = load_spec(spec_path)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    spark = SparkSession.builder.appName(settings.query_name).getOrCreate()
+    query = start(spark, spec, settings)
+    log.info("query %s started (checkpoint %s)", query.id, settings.checkpoint)
+    query.awaitTermination()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

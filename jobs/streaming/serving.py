@@ -1,0 +1,99 @@
+"""Gold windows upserted into PostgreSQL's serving schema for the dashboards.
+
+The driver talks JDBC through the PostgreSQL driver already on Spark's classpath (the driver's
+host has no Python database client). Rows travel as one JSON array per table and statement:
+`json_populate_recordset` types them by the table's own columns, and `ON CONFLICT` makes a
+replayed batch rewrite the same rows.
+"""
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from jobs.streaming.config import ServingSettings
+from jobs.streaming.gold import GoldTable
+
+_PG_TYPES = {
+    T.TimestampType: "timestamptz",
+    T.StringType: "text",
+    T.LongType: "bigint",
+    T.IntegerType: "integer",
+    T.DoubleType: "double precision",
+}
+
+
+def _pg_type(data_type: T.DataType) -> str:
+    if isinstance(data_type, T.DecimalType):
+        return f"numeric({data_type.precision},{data_type.scale})"
+    return _PG_TYPES[type(data_type)]
+
+
+def create_table_sql(schema_name: str, table: GoldTable, schema: T.StructType) -> str:
+    columns = [f"{f.name} {_pg_type(f.dataType)}" for f in schema]
+    columns.append("served_at timestamptz NOT NULL DEFAULT clock_timestamp()")
+    key = ", ".join(["window_start", *table.key])
+    return (
+        f"CREATE TABLE IF NOT EXISTS {schema_name}.{table.name} "
+        f"({', '.join(columns)}, PRIMARY KEY ({key}))"
+    )
+
+
+def upsert_sql(schema_name: str, table: GoldTable, schema: T.StructType) -> str:
+    names = [f.name for f in schema]
+    key = ["window_start", *table.key]
+    updates = [f"{n} = EXCLUDED.{n}" for n in names if n not in key]
+    target = f"{schema_name}.{table.name}"
+    return (
+        f"INSERT INTO {target} ({', '.join(names)}) "
+        f"SELECT {', '.join(names)} FROM json_populate_recordset(NULL::{target}, ?::json) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        f"{', '.join([*updates, 'served_at = clock_timestamp()'])}"
+    )
+
+
+class Serving:
+    def __init__(self, spark: SparkSession, settings: ServingSettings):
+        self._spark = spark
+        self._settings = settings
+        self._connection = None
+
+    def _connect(self):
+        if self._connection is None or self._connection.isClosed():
+            jvm = self._spark._jvm
+            loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+            driver = (
+                loader.loadClass("org.postgresql.Driver").getDeclaredConstructor().newInstance()
+            )
+            props = jvm.java.util.Properties()
+            props.setProperty("user", self._settings.user)
+            props.setProperty("password", self._settings.password)
+            props.setProperty("connectTimeout", "10")
+            self._connection = driver.connect(self._settings.jdbc_url, props)
+            if self._connection is None:
+                raise ValueError(f"the PostgreSQL driver refused {self._settings.jdbc_url}")
+        return self._connection
+
+    def execute(self, sql: str, *params: str) -> int:
+        statement = self._connect().prepareStatement(sql)
+        try:
+            for i, value in enumerate(params, start=1):
+                statement.setString(i, value)
+            return statement.executeUpdate()
+        finally:
+            statement.close()
+
+    def ensure_tables(self, tables: dict[GoldTable, T.StructType]) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self._settings.schema}")
+        for table, schema in tables.items():
+            self.execute(create_table_sql(self._settings.schema, table, schema))
+
+    def upsert(self, table: GoldTable, rows: DataFrame) -> int:
+        """Upsert `rows` (small: one batch's windows); returns how many rows were written."""
+        payload = "[" + ",".join(rows.toJSON().collect()) + "]"
+        if payload == "[]":
+            return 0
+        return self.execute(upsert_sql(self._settings.schema, table, rows.schema), payload)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

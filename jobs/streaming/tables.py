@@ -1,0 +1,136 @@
+"""The lake tables the stream writes, created from the stream spec when missing.
+
+Bronze and silver of a topic share its schema plus ingest metadata; every column is nullable
+because the stream's checks, not the table, enforce the schema (a NOT NULL nested field would
+fail a whole micro-batch over one bad record). Writes sort within each task by the table's sort
+order (`WRITE LOCALLY ORDERED BY`, no shuffle per micro-batch); compaction sorts globally.
+"""
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from jobs.streaming.config import (
+    BATCH_LOG_TABLE,
+    CATALOG,
+    DEAD_LETTER_TABLE,
+    LAYERS,
+    StreamSettings,
+    TopicSpec,
+)
+from jobs.streaming.gold import GoldTable
+from jobs.streaming.parse import DEAD_LETTER_SCHEMA, METADATA
+
+# Each micro-batch commits: keep metadata history short and retry commits that race
+# maintenance.
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    "write.distribution-mode": "none",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
+    "commit.retry.num-retries": "10",
+}
+
+BATCH_LOG_SCHEMA = T.StructType(
+    [
+        T.StructField("query", T.StringType()),
+        T.StructField("batch_id", T.LongType()),
+        T.StructField("topic", T.StringType()),
+        T.StructField("records", T.LongType()),
+        T.StructField("good", T.LongType()),
+        T.StructField("dead", T.LongType()),
+        T.StructField("late", T.LongType()),
+        T.StructField("watermark", T.TimestampType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("finished_at", T.TimestampType()),
+    ]
+)
+
+KAFKA_METADATA_TYPES = {
+    "_kafka_topic": T.StringType(),
+    "_kafka_partition": T.IntegerType(),
+    "_kafka_offset": T.LongType(),
+    "_kafka_timestamp": T.TimestampType(),
+}
+
+
+def nullable(data_type: T.DataType) -> T.DataType:
+    """The same type with every field and element nullable, all the way down."""
+    if isinstance(data_type, T.StructType):
+        return T.StructType([T.StructField(f.name, nullable(f.dataType)) for f in data_type])
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(nullable(data_type.elementType))
+    return data_type
+
+
+def topic_table_schema(spec: TopicSpec) -> T.StructType:
+    """Bronze and silver columns: the topic's fields, then Kafka and ingest metadata."""
+    extra = [T.StructField(name, KAFKA_METADATA_TYPES[name]) for name in METADATA]
+    return nullable(
+        T.StructType(
+            [*spec.schema.fields, *extra, T.StructField("_ingest_time", T.TimestampType())]
+        )
+    )
+
+
+def _ddl(spark: SparkSession, schema: T.StructType) -> str:
+    return spark._jvm.org.apache.spark.sql.types.DataType.fromJson(schema.json()).toDDL()
+
+
+def create_table(
+    spark: SparkSession,
+    fqn: str,
+    schema: T.StructType,
+    location: str,
+    partition: list[str],
+    sort: list[str],
+) -> bool:
+    """CREATE TABLE with the layout, unless it exists; True if it was created."""
+    if spark.catalog.tableExists(fqn):
+        return False
+    properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
+    spark.sql(
+        f"CREATE TABLE {fqn} ({_ddl(spark, schema)}) USING iceberg "
+        f"PARTITIONED BY ({', '.join(partition)}) LOCATION '{location}' "
+        f"TBLPROPERTIES ({properties})"
+    )
+    spark.sql(f"ALTER TABLE {fqn} WRITE LOCALLY ORDERED BY {', '.join(sort)}")
+    return True
+
+
+def gold_schema(example: DataFrame) -> T.StructType:
+    return nullable(example.schema.add("updated_at", T.TimestampType()))
+
+
+def ensure_tables(
+    spark: SparkSession,
+    spec: dict[str, TopicSpec],
+    settings: StreamSettings,
+    gold: dict[GoldTable, DataFrame],
+) -> list[str]:
+    """Namespaces and every table of the stream; the names of those created now.
+
+    `gold` maps each gold table to an empty frame of its rows (its schema comes from the
+    transform that fills it, so it is written nowhere else)."""
+    for layer in LAYERS:
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{layer}")
+    created = []
+
+    def create(fqn, schema, layer, partition, sort):
+        location = settings.location(layer, fqn.rsplit(".", 1)[1])
+        if create_table(spark, fqn, schema, location, partition, sort):
+            created.append(fqn)
+
+    for topic in spec.values():
+        if topic.table is None:
+            continue
+        layout = topic.table
+        partition = [f"days({layout.time})", *layout.partition]
+        for layer in ("bronze", "silver"):
+            create(layout.fqn(layer), topic_table_schema(topic), layer, partition, layout.sort)
+    create(DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA, "bronze", ["days(ingest_time)"],
+           ["kafka_topic", "kafka_partition", "kafka_offset"])  # fmt: skip
+    create(BATCH_LOG_TABLE, BATCH_LOG_SCHEMA, "ops", ["days(started_at)"], ["batch_id"])
+    for table, example in gold.items():
+        create(table.fqn, gold_schema(example), "gold", ["days(window_start)"],
+               ["window_start", *table.key])  # fmt: skip
+    return created

@@ -1,0 +1,107 @@
+"""Every record becomes a bronze row or a dead letter with its reason; nothing else."""
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from pyspark.sql import functions as F
+
+from jobs.streaming.parse import REASON, classify, dead_letters, good_rows
+
+KAFKA_COLUMNS = (
+    "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
+)
+NOW = datetime(2024, 5, 1, 4, 0, tzinfo=UTC)
+
+
+def kafka_rows(spark, topic: str, values: list[bytes | None]):
+    rows = [(topic, 0, i, NOW, b"k", v) for i, v in enumerate(values)]
+    return spark.createDataFrame(rows, KAFKA_COLUMNS)
+
+
+def event(**changes) -> dict:
+    base = {
+        "event_id": "e1", "event_type": "purchase", "user_id": "u1", "session_id": "s1",
+        "product_id": "P1", "category": "가구", "brand": None, "price": 12.5,
+        "timestamp": "2024-05-01T03:59:00.123Z",
+        "device": {"type": "mobile", "os": "android", "app_version": "5.1"},
+        "context": {"referrer": None, "campaign": None}, "source": "generator",
+    }  # fmt: skip
+    base.update(changes)
+    return base
+
+
+def encode(record: dict) -> bytes:
+    return orjson.dumps(record)
+
+
+def reasons(spark, spec, values):
+    classified = classify(kafka_rows(spark, spec.topic, values), spec, 60, now=F.lit(NOW))
+    return [r[REASON] for r in classified.orderBy("offset").collect()]
+
+
+def test_generated_records_are_all_good(spark, stream_spec, generated):
+    by_topic: dict[str, list[bytes]] = {}
+    for name, _key, record in generated:
+        by_topic.setdefault(name, []).append(encode(record))
+    for name, values in by_topic.items():
+        spec = stream_spec[name]
+        classified = classify(kafka_rows(spark, name, values), spec, 60 * 24 * 365 * 10)
+        bad = classified.where(F.col(REASON).isNotNull()).select(REASON, "value").take(3)
+        assert bad == [], (name, bad)
+        good = good_rows(classified, spec, F.lit(NOW))
+        assert good.count() == len(values)
+        assert {"_kafka_topic", "_kafka_partition", "_kafka_offset", "_ingest_time"} <= set(
+            good.columns
+        )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "empty message"),
+        (b'{"event_id": "e1", "price": 1.0', "malformed JSON: not a JSON object"),
+        (b"[1, 2]", "malformed JSON: not a JSON object"),
+        (b'{"event_id": "\xff\xfe"}', "invalid UTF-8"),
+        (encode({k: v for k, v in event().items() if k not in ("event_id", "price")}),
+         "missing required fields: event_id, price"),
+        (encode(event(price="cheap")), 'price: not a number: cheap'),
+        (encode(event(timestamp="yesterday")), "timestamp: not a string: yesterday"),
+        (encode(event(event_type="refund")),
+         "event_type: refund is not one of search, view, add_cart, purchase"),
+        (encode(event(price=-1)), "price: -1.00 is beyond the minimum 0"),
+        (encode(event(user_id=None)), "user_id: null is not allowed"),
+        (encode(event(event_id="")), "event_id: shorter than 1 character(s)"),
+        (encode(event(timestamp="2024-05-01T06:00:00Z")),
+         "timestamp in the future: 2024-05-01 06:00:00"),
+        (encode(event()), None),
+    ],
+)  # fmt: skip
+def test_each_kind_of_bad_record_has_its_reason(spark, stream_spec, value, expected):
+    assert reasons(spark, stream_spec["shopping-events"], [value]) == [expected]
+
+
+def test_dead_letters_keep_raw_bytes_and_where_they_were(spark, stream_spec):
+    spec = stream_spec["shopping-events"]
+    values = [encode(event()), b"\xff not json", encode(event(price="x"))]
+    classified = classify(kafka_rows(spark, spec.topic, values), spec, 60, now=F.lit(NOW))
+    dead = dead_letters(classified, spec, F.lit(NOW)).orderBy("kafka_offset").collect()
+    assert [(d.kafka_offset, d.stage, d.intended_topic) for d in dead] == [
+        (1, "stream", "shopping-events"),
+        (2, "stream", "shopping-events"),
+    ]
+    assert bytes(dead[0].value) == b"\xff not json"
+    assert good_rows(classified, spec, F.lit(NOW)).count() + len(dead) == len(values)
+
+
+def test_producer_rejects_keep_their_reason_and_source(spark, stream_spec):
+    spec = stream_spec["dead-letter"]
+    reject = {"topic": "olist.orders", "reason": "expected 9 fields, got 8",
+              "source": "orders.csv:17", "payload": "[]",
+              "ingest_time": "2024-05-01T00:00:00Z"}  # fmt: skip
+    classified = classify(kafka_rows(spark, "dead-letter", [encode(reject), b"oops"]), spec, 60)
+    dead = dead_letters(classified, spec, F.lit(NOW)).orderBy("kafka_offset").collect()
+    assert [(d.stage, d.intended_topic, d.reason, d.source) for d in dead] == [
+        ("source", "olist.orders", "expected 9 fields, got 8", "orders.csv:17"),
+        ("stream", "dead-letter", "malformed JSON: not a JSON object", None),
+    ]
