@@ -4,7 +4,10 @@ Each fixture starts only its own service, once per test session, under a tempora
 free ports and generated secrets, and stops it at the end.
 """
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +20,7 @@ from sdp.local.processes import free_port
 from sdp.local.services import Kafka, MinIO, Postgres
 from sdp.local.stack import DEFAULT_PORTS, Stack, load_or_create_config
 from sdp.paths import REPO_ROOT
+from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
 
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
@@ -76,3 +80,31 @@ def shared_datasets() -> Path:
             f"{SHARED_DATASETS} is absent (real datasets are optional; fixtures cover the basics)"
         )
     return SHARED_DATASETS
+
+
+SDP = str(Path(sys.executable).with_name("sdp"))
+
+
+def sdp(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """The project's CLI as a user runs it."""
+    return subprocess.run([SDP, *args], capture_output=True, text=True, timeout=timeout)
+
+
+needs_container_hosts = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("systemd-nspawn"),
+    reason="needs root and systemd-nspawn for the container host (make prereqs)",
+)
+
+
+@pytest.fixture(scope="session")
+def platform_first_up() -> subprocess.CompletedProcess:
+    """`make up`'s `sdp platform up` on the local inventory, once per test session."""
+    return sdp("platform", "up", "-i", str(LOCAL_INVENTORY))
+
+
+@pytest.fixture(scope="session")
+def platform(platform_first_up) -> Inventory:
+    """The single-host platform (container host sdp-local), every service and the stream up."""
+    up = platform_first_up
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    return load_inventory(LOCAL_INVENTORY)

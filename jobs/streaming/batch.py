@@ -177,7 +177,10 @@ class BatchWriter:
         return sum(r["n"] for r in windows if r["ws"] in closed)
 
     def _upsert_gold(self, table: GoldTable, rows: DataFrame, lo: int, hi: int) -> None:
-        rows = rows.persist()
+        # Materialized without lineage: Spark 4.1 cannot plan a MERGE whose source reads an
+        # Iceberg table through the DataFrame API ("No plan for TableReference", SPARK-57539,
+        # fixed in 4.2). It also serves both the MERGE and the serving upsert.
+        rows = rows.localCheckpoint()
         try:
             view = f"gold_updates_{table.name}"
             rows.createOrReplaceTempView(view)
@@ -193,7 +196,7 @@ class BatchWriter:
             if self.serving is not None:
                 self.serving.upsert(table, rows)
         finally:
-            rows.unpersist()
+            rows.unpersist()  # the checkpoint's blocks
 
     # -- the batch -----------------------------------------------------------------------
     def __call__(self, kafka: DataFrame, batch_id: int) -> None:
@@ -204,6 +207,8 @@ class BatchWriter:
         log_rows, dead_frames, cached = [], [], []
         try:
             per_topic = {r["topic"]: r["count"] for r in kafka.groupBy("topic").count().collect()}
+            if not per_topic:
+                return
             for topic, records in sorted(per_topic.items()):
                 spec = self.spec[topic]
                 classified = classify(

@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     spark = SparkSession.builder.appName(settings.query_name).getOrCreate()
     query = start(spark, spec, settings)
     log.info("query %s started (checkpoint %s)", query.id, settings.checkpoint)
+    started_file = os.environ.get("SDP_STREAM_STARTED_FILE")
+    if started_file:  # systemd's runtime directory: it goes when the unit stops
+        Path(started_file).write_text(f"{query.id}\n")
     query.awaitTermination()
     return 0
 

@@ -15,7 +15,8 @@ from jobs.streaming.config import TopicSpec
 
 CORRUPT = "_corrupt_record"
 REASON = "_reason"
-# Ingest metadata every bronze row carries (not `_partition`: Iceberg reserves that name).
+# Ingest metadata every bronze row carries. Not `_partition`: Iceberg reserves it; not
+# `_ingest_time`: CDC records carry their own.
 METADATA = {
     "_kafka_topic": "topic",
     "_kafka_partition": "partition",
@@ -142,7 +143,7 @@ def good_rows(classified: DataFrame, spec: TopicSpec, ingest_time: Column) -> Da
     fields = [F.col("record")[f].alias(f) for f in spec.schema.fieldNames()]
     metadata = [F.col(source).alias(name) for name, source in METADATA.items()]
     return classified.where(F.col(REASON).isNull()).select(
-        *fields, *metadata, ingest_time.alias("_ingest_time")
+        *fields, *metadata, ingest_time.alias("_ingested_at")
     )
 
 

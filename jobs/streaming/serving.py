@@ -60,9 +60,8 @@ class Serving:
         if self._connection is None or self._connection.isClosed():
             jvm = self._spark._jvm
             loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
-            driver = (
-                loader.loadClass("org.postgresql.Driver").getDeclaredConstructor().newInstance()
-            )
+            # Class.newInstance: py4j cannot pass getDeclaredConstructor's empty varargs.
+            driver = loader.loadClass("org.postgresql.Driver").newInstance()
             props = jvm.java.util.Properties()
             props.setProperty("user", self._settings.user)
             props.setProperty("password", self._settings.password)

@@ -67,7 +67,7 @@ def topic_table_schema(spec: TopicSpec) -> T.StructType:
     extra = [T.StructField(name, KAFKA_METADATA_TYPES[name]) for name in METADATA]
     return nullable(
         T.StructType(
-            [*spec.schema.fields, *extra, T.StructField("_ingest_time", T.TimestampType())]
+            [*spec.schema.fields, *extra, T.StructField("_ingested_at", T.TimestampType())]
         )
     )
 
@@ -85,7 +85,10 @@ def create_table(
     sort: list[str],
 ) -> bool:
     """CREATE TABLE with the layout, unless it exists; True if it was created."""
-    if spark.catalog.tableExists(fqn):
+    namespace, name = fqn.rsplit(".", 1)
+    # SHOW TABLES, not catalog.tableExists: the latter asks the JDBC catalog about views too,
+    # which a catalog created without view support refuses.
+    if spark.sql(f"SHOW TABLES IN {namespace} LIKE '{name}'").count():
         return False
     properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     spark.sql(

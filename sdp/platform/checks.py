@@ -143,12 +143,31 @@ def spark(inv: Inventory) -> str:
     return f"master ALIVE, {len(alive)} worker(s) ALIVE"
 
 
+def stream_application(inv: Inventory) -> dict | None:
+    """The streaming job's application as the Spark master lists it, or None."""
+    master = inv.addresses("spark_master")[0]
+    state = _get_json(f"http://{master}:{settings.platform('spark_master_ui_port')}/json/")
+    name = settings.role("spark", "spark_stream_name")
+    return next((a for a in state.get("activeapps", []) if a["name"] == name), None)
+
+
+def stream(inv: Inventory) -> str:
+    found = stream_application(inv)
+    if found is None or found["state"] != "RUNNING":
+        raise RuntimeError(
+            "the streaming job is not running"
+            + (f" ({found['state']})" if found else " (`sdp stream start`)")
+        )
+    return f"{found['id']} RUNNING with {found.get('cores', '?')} core(s)"
+
+
 CHECKS: dict[str, Callable[[Inventory], str]] = {
     "kafka quorum": kafka_quorum,
     "kafka produce/consume": kafka_roundtrip,
     "minio": minio,
     "postgres": postgres,
     "spark": spark,
+    "stream": stream,
 }
 
 

@@ -51,7 +51,7 @@ def test_generated_records_are_all_good(spark, stream_spec, generated):
         assert bad == [], (name, bad)
         good = good_rows(classified, spec, F.lit(NOW))
         assert good.count() == len(values)
-        assert {"_kafka_topic", "_kafka_partition", "_kafka_offset", "_ingest_time"} <= set(
+        assert {"_kafka_topic", "_kafka_partition", "_kafka_offset", "_ingested_at"} <= set(
             good.columns
         )
 

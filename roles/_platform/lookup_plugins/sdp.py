@@ -6,6 +6,8 @@
     query('sdp', 'jars', 'iceberg', ...)   -> [{path, name, sha256}, ...]
     query('sdp', 'wheels', 'spark')        -> [{path, name, sha256}, ...]
     query('sdp', 'apt', 'java')            -> ['openjdk-17-jre-headless']
+    lookup('sdp', 'stream_spec')           -> the streaming job's spec (jobs/streaming/spec.py)
+    query('sdp', 'stream_sources')         -> [{src, dest}, ...]: the job's Python files
 
 Paths are relative to the artifact server's root (the bundle). Runs on the control node with the
 project's virtualenv, so versions and checksums come from artifacts/manifest.yml and lock.yml.
@@ -17,7 +19,21 @@ from ansible.plugins.lookup import LookupBase
 from sdp.bundle import served
 from sdp.bundle.lockfile import LockError
 from sdp.bundle.manifest import ManifestError
+from sdp.paths import REPO_ROOT
 from sdp.platform.secrets import secrets_dir
+
+
+def _stream_spec() -> list[dict]:
+    from jobs.streaming.spec import build_spec  # needs pyspark: `make artifacts` installs it
+
+    return [build_spec()]
+
+
+def _stream_sources() -> list[dict]:
+    files = [REPO_ROOT / "jobs" / "__init__.py", REPO_ROOT / "jobs" / "lake.py"]
+    files += sorted((REPO_ROOT / "jobs" / "streaming").glob("*.py"))
+    return [{"src": str(f), "dest": str(f.relative_to(REPO_ROOT))} for f in files]
+
 
 KINDS = {
     "version": lambda name: [served.version(name)],
@@ -27,6 +43,8 @@ KINDS = {
     "wheels": served.wheels,
     "apt": served.apt_packages,
     "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
+    "stream_spec": _stream_spec,
+    "stream_sources": _stream_sources,
 }
 
 

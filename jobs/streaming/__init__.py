@@ -1,0 +1,1 @@
+"""The streaming job: Kafka → Iceberg bronze/silver/gold on MinIO, dead letters, serving."""

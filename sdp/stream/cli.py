@@ -1,0 +1,155 @@
+"""`sdp stream start|stop|status|reconcile|maintain`: the streaming job of an inventory."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sdp.platform import settings
+from sdp.platform.checks import stream_application
+from sdp.platform.cli import InventoryOpt, _fail, _inventory, playbook
+from sdp.platform.inventory import ANSIBLE_DIR, LOCAL_INVENTORY, ansible_tool
+
+app = typer.Typer(
+    no_args_is_help=True, help="The streaming job: Kafka → Iceberg bronze/silver/gold."
+)
+console = Console(stderr=True)
+
+
+def _set_state(inventory: Path, state: str) -> None:
+    code = playbook(
+        inventory, "site.yml", "--tags", "stream", "--limit", "spark_master",
+        "-e", f"spark_stream_state={state}",
+    )  # fmt: skip
+    if code != 0:
+        raise _fail(f"setting the stream {state} failed (the task above names what)")
+
+
+@app.command()
+def start(inventory: InventoryOpt = LOCAL_INVENTORY):
+    """Deploy the job (code, spec, unit) to the master host and start it; waits until RUNNING."""
+    _set_state(inventory, "started")
+
+
+@app.command()
+def stop(inventory: InventoryOpt = LOCAL_INVENTORY):
+    """Stop the job (gracefully; it resumes from its checkpoint on start)."""
+    _set_state(inventory, "stopped")
+
+
+def _spec_topics() -> list[str]:
+    from generator.topics import load_topics
+
+    return list(load_topics())
+
+
+def _table(results) -> Table:
+    table = Table(title="stream reconciliation (rows with offsets in the processed range)")
+    columns = ["topic", "in Kafka", "processed", "pending", "bronze", "dead-letter", "missing",
+               "duplicates", ""]  # fmt: skip
+    for c in columns:
+        table.add_column(c, justify="left" if c == "topic" else "right")
+    for r in results:
+        table.add_row(
+            r.topic, *(str(v) for v in (r.in_kafka, r.processed, r.pending, r.bronze,
+                                         r.dead_letter, r.missing, r.duplicates)),
+            "[green]ok[/green]" if r.ok else "[red]MISMATCH[/red]",
+        )  # fmt: skip
+    return table
+
+
+@app.command()
+def status(inventory: InventoryOpt = LOCAL_INVENTORY):
+    """The job's state on the master and how far behind Kafka it is; exit 1 if not running."""
+    from sdp.stream.reconcile import reconcile
+
+    inv = _inventory(inventory)
+    app_info = stream_application(inv)
+    checkpoint, results = reconcile(inv, _spec_topics())
+    console.print(
+        f"application: {app_info['id'] + ' ' + app_info['state'] if app_info else 'not running'}; "
+        f"last committed batch: {checkpoint.committed_batch}; "
+        f"batch in flight: {'yes' if checkpoint.in_flight else 'no'}; "
+        f"pending records: {sum(r.pending for r in results)}",
+        highlight=False,
+    )
+    raise typer.Exit(0 if app_info and app_info["state"] == "RUNNING" else 1)
+
+
+@app.command("reconcile")
+def reconcile_command(
+    inventory: InventoryOpt = LOCAL_INVENTORY,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for the stream to catch up first")
+    ] = 0,
+    topic: Annotated[list[str] | None, typer.Option(help="only these topics")] = None,
+):
+    """Kafka offsets against bronze + dead-letter rows per topic; exit 1 on any mismatch once the
+    stream has caught up, 2 if it has not caught up (within --wait)."""
+    from sdp.stream.reconcile import as_json as to_json
+    from sdp.stream.reconcile import reconcile
+
+    inv = _inventory(inventory)
+    topics = topic or _spec_topics()
+    unknown = sorted(set(topics) - set(_spec_topics()))
+    if unknown:
+        raise _fail(f"--topic {', '.join(unknown)}: not in generator/schemas/topics.yml")
+    deadline = time.monotonic() + wait
+    while True:
+        checkpoint, results = reconcile(inv, topics)
+        caught_up = not checkpoint.in_flight and all(r.pending == 0 for r in results)
+        if caught_up or time.monotonic() >= deadline:
+            break
+        time.sleep(min(5.0, max(0.5, deadline - time.monotonic())))
+    if as_json:
+        typer.echo(to_json(checkpoint, results))
+    else:
+        Console().print(_table(results))
+    if not caught_up:
+        console.print(
+            f"not caught up: {sum(r.pending for r in results)} record(s) pending"
+            + (", a batch in flight" if checkpoint.in_flight else ""),
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    bad = [r.topic for r in results if not r.ok]
+    if bad:
+        console.print(f"[red]does not reconcile:[/red] {', '.join(bad)}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def maintain(
+    inventory: InventoryOpt = LOCAL_INVENTORY,
+    args: Annotated[
+        list[str] | None, typer.Argument(help="jobs.streaming.maintenance options, after --")
+    ] = None,
+):
+    """Compact (sorted), rewrite manifests, expire snapshots, remove orphans; safe while the
+    stream runs. Runs jobs/streaming/maintenance.py on the master host."""
+    names = ("spark_home", "spark_conf_dir", "spark_stream_app_dir", "spark_stream_conf_dir")
+    spark = {name: settings.role("spark", name) for name in names}
+    command = (
+        f"env SPARK_CONF_DIR={spark['spark_conf_dir']} PYTHONPATH={spark['spark_stream_app_dir']} "
+        f"TZ=UTC {spark['spark_home']}/bin/spark-submit --name sdp-maintenance "
+        f"{spark['spark_stream_app_dir']}/jobs/streaming/maintenance.py "
+        f"--spec {spark['spark_stream_conf_dir']}/streams.json {' '.join(args or [])}"
+    )
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg")}
+    result = subprocess.run(
+        [ansible_tool("ansible"), "-i", str(inventory.resolve()), "spark_master[0]", "-b",
+         "--become-user", settings.role("spark", "spark_user"), "-m", "ansible.builtin.shell",
+         "-a", command],
+        cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("MAINTAINED")]
+    for line in lines:
+        typer.echo(line)
+    if result.returncode != 0:
+        raise _fail(f"maintenance failed:\n{(result.stdout + result.stderr)[-3000:]}")

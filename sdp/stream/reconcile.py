@@ -1,0 +1,212 @@
+"""Does every Kafka record the stream processed sit exactly once in bronze or the dead-letter
+table? Three independent sources: Kafka's offsets, the stream's checkpoint on MinIO (what it
+committed), and the rows in the lake (pyiceberg over the same JDBC catalog Spark uses).
+
+Per topic and partition, the processed range is [Kafka's log start, the checkpoint's committed
+end offset). Rows whose offset falls in it are counted: missing = range size − distinct offsets
+landed, duplicates = rows landed − distinct offsets. Records past the committed end are pending.
+"""
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jobs.lake import CATALOG, LakeSettings, pyiceberg_properties
+from jobs.streaming.spec import table_name
+from sdp.platform import settings
+from sdp.platform.inventory import Inventory
+from sdp.platform.secrets import read_secret
+
+Offsets = dict[str, dict[int, int]]  # topic → partition → offset
+
+
+@dataclass(frozen=True)
+class StreamLocation:
+    name: str
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def from_role(cls) -> "StreamLocation":
+        checkpoint = settings.role("spark", "spark_stream_checkpoint")
+        bucket, _, prefix = checkpoint.removeprefix("s3a://").partition("/")
+        return cls(settings.role("spark", "spark_stream_name"), bucket, prefix.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    committed_batch: int | None
+    committed: Offsets  # end offsets (exclusive) of the last committed batch
+    in_flight: bool  # a batch is planned but not committed
+
+
+@dataclass(frozen=True)
+class TopicReconciliation:
+    topic: str
+    in_kafka: int
+    processed: int
+    pending: int
+    bronze: int
+    dead_letter: int
+    missing: int
+    duplicates: int
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and self.duplicates == 0
+
+
+def lake_settings(inv: Inventory) -> LakeSettings:
+    return LakeSettings(
+        pg_host=inv.addresses("postgres")[0],
+        pg_port=settings.platform("postgres_port"),
+        pg_database=settings.platform("sdp_catalog_db"),
+        pg_user="iceberg",
+        pg_password=read_secret(inv.cluster_name, "postgres-iceberg"),
+        s3_endpoint=f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_api_port')}",
+        s3_access_key=settings.role("minio", "minio_spark_access_key"),
+        s3_secret_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
+        warehouse=settings.platform("sdp_warehouse"),
+    )
+
+
+def bootstrap(inv: Inventory) -> str:
+    port = settings.platform("kafka_broker_port")
+    return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
+
+
+def kafka_offsets(bootstrap_servers: str, topics: list[str]) -> dict[str, dict[int, tuple]]:
+    """topic → partition → (log start, end) as the brokers report them now."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "sdp-reconcile"})
+    try:
+        metadata = consumer.list_topics(timeout=15)
+        found: dict[str, dict[int, tuple]] = {}
+        for topic in topics:
+            partitions = metadata.topics.get(topic)
+            if partitions is None or partitions.error is not None:
+                raise RuntimeError(f"topic {topic} is not on the brokers at {bootstrap_servers}")
+            found[topic] = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
+                for p in partitions.partitions
+            }
+        return found
+    finally:
+        consumer.close()
+
+
+def parse_offsets_file(text: str) -> Offsets:
+    """The source offsets of a Structured Streaming `offsets/N` file (one Kafka source)."""
+    lines = text.strip().splitlines()
+    if len(lines) < 3 or lines[0] != "v1":
+        raise ValueError(f"not a streaming offsets file: {text[:80]!r}")
+    source = json.loads(lines[2])
+    return {t: {int(p): int(o) for p, o in parts.items()} for t, parts in source.items()}
+
+
+def read_checkpoint(s3, where: StreamLocation) -> Checkpoint:
+    def batches(folder: str) -> list[int]:
+        paginator = s3.get_paginator("list_objects_v2")
+        ids = []
+        for page in paginator.paginate(Bucket=where.bucket, Prefix=f"{where.prefix}/{folder}/"):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[1]
+                if name.isdigit():
+                    ids.append(int(name))
+        return sorted(ids)
+
+    committed, planned = batches("commits"), batches("offsets")
+    if not committed:
+        return Checkpoint(None, {}, bool(planned))
+    last = committed[-1]
+    body = s3.get_object(Bucket=where.bucket, Key=f"{where.prefix}/offsets/{last}")["Body"]
+    return Checkpoint(last, parse_offsets_file(body.read().decode()), planned[-1] > last)
+
+
+def _landed(catalog, table: str, topic_col: str, partition_col: str, offset_col: str) -> pa.Table:
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        scan = catalog.load_table(table).scan(
+            selected_fields=(topic_col, partition_col, offset_col)
+        )
+    except NoSuchTableError:
+        return pa.table({"topic": pa.array([], pa.string()), "partition": pa.array([], pa.int32()),
+                         "offset": pa.array([], pa.int64())})  # fmt: skip
+    return scan.to_arrow().rename_columns(["topic", "partition", "offset"])
+
+
+def count_in_range(rows: pa.Table, partition: int, low: int, end: int) -> tuple[int, int]:
+    """(rows, distinct offsets) of `rows` in `partition` with low <= offset < end."""
+    mask = pc.and_(
+        pc.equal(rows["partition"], partition),
+        pc.and_(pc.greater_equal(rows["offset"], low), pc.less(rows["offset"], end)),
+    )
+    offsets = rows["offset"].filter(mask)
+    return len(offsets), len(pc.unique(offsets))
+
+
+def reconcile_topic(
+    topic: str,
+    kafka: dict[int, tuple[int, int]],
+    committed: dict[int, int],
+    bronze: pa.Table,
+    dead: pa.Table,
+) -> TopicReconciliation:
+    both = pa.concat_tables([bronze, dead])
+    totals = defaultdict(int)
+    for partition, (low, high) in kafka.items():
+        end = max(low, committed.get(partition, low))
+        rows, distinct = count_in_range(both, partition, low, end)
+        totals["in_kafka"] += high - low
+        totals["processed"] += end - low
+        totals["pending"] += high - end
+        totals["bronze"] += count_in_range(bronze, partition, low, end)[0]
+        totals["dead_letter"] += count_in_range(dead, partition, low, end)[0]
+        totals["missing"] += (end - low) - distinct
+        totals["duplicates"] += rows - distinct
+    return TopicReconciliation(topic, **totals)
+
+
+def reconcile(inv: Inventory, topics: list[str]) -> tuple[Checkpoint, list[TopicReconciliation]]:
+    import boto3
+    from pyiceberg.catalog import load_catalog
+
+    lake = lake_settings(inv)
+    s3 = boto3.client(
+        "s3", endpoint_url=lake.s3_endpoint, aws_access_key_id=lake.s3_access_key,
+        aws_secret_access_key=lake.s3_secret_key, region_name="us-east-1",
+    )  # fmt: skip
+    kafka = kafka_offsets(bootstrap(inv), topics)
+    checkpoint = read_checkpoint(s3, StreamLocation.from_role())
+    catalog = load_catalog(CATALOG, **pyiceberg_properties(lake))
+    dead = _landed(catalog, "bronze.dead_letter", "kafka_topic", "kafka_partition", "kafka_offset")
+    results = []
+    for topic in topics:
+        if topic == "dead-letter":  # lands in the dead-letter table only
+            bronze = dead.slice(0, 0)
+        else:
+            bronze = _landed(catalog, f"bronze.{table_name(topic)}", "_kafka_topic",
+                             "_kafka_partition", "_kafka_offset")  # fmt: skip
+        topic_dead = dead.filter(pc.equal(dead["topic"], topic))
+        results.append(
+            reconcile_topic(
+                topic, kafka[topic], checkpoint.committed.get(topic, {}), bronze, topic_dead
+            )
+        )
+    return checkpoint, results
+
+
+def as_json(checkpoint: Checkpoint, results: list[TopicReconciliation]) -> str:
+    return json.dumps(
+        {
+            "committed_batch": checkpoint.committed_batch,
+            "in_flight": checkpoint.in_flight,
+            "topics": [{**asdict(r), "ok": r.ok} for r in results],
+        },
+        indent=1,
+    )

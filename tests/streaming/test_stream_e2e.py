@@ -1,0 +1,236 @@
+"""End to end on the platform `make up` builds: generator → Kafka → the streaming job (a systemd
+unit on the container host, submitted to the Spark master) → Iceberg on MinIO and PostgreSQL.
+
+Every run uses its own seed and a start time just behind the clock, so its events, windows and
+offsets are its own even when the platform already holds data of earlier runs.
+"""
+
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from jobs.lake import CATALOG, pyiceberg_properties
+from sdp.platform import settings
+from sdp.platform.inventory import LOCAL_INVENTORY
+from sdp.platform.secrets import read_secret
+from sdp.stream.reconcile import bootstrap, lake_settings
+from tests.conftest import needs_container_hosts, sdp
+
+pytestmark = [pytest.mark.integration, needs_container_hosts]
+
+WINDOW = timedelta(minutes=5)
+INVENTORY = str(LOCAL_INVENTORY)
+
+
+def generate(tmp: Path, name: str, count: int, start: datetime, seed: int) -> list[dict]:
+    out = tmp / f"{name}.jsonl"
+    result = sdp(
+        "generate", "--out", str(out), "--count", str(count), "--seed", str(seed),
+        "--start", start.isoformat(), "--unpaced", "--rate", "5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return [orjson.loads(line) for line in out.read_bytes().splitlines()]
+
+
+def produce(inv, messages: list[tuple[str, bytes | None, bytes | None]]) -> list[tuple]:
+    """(topic, partition, offset) of each message, produced with acks=all."""
+    from confluent_kafka import Producer
+
+    delivered = []
+    producer = Producer({"bootstrap.servers": bootstrap(inv), "acks": "all", "linger.ms": 20})
+    for topic, key, value in messages:
+        producer.produce(
+            topic, value, key,
+            on_delivery=lambda err, msg: delivered.append(
+                (err, msg.topic(), msg.partition(), msg.offset())
+            ),
+        )  # fmt: skip
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    assert all(err is None for err, *_ in delivered), [d for d in delivered if d[0]][:3]
+    return [tuple(d[1:]) for d in delivered]
+
+
+def as_messages(records: list[dict]) -> list[tuple]:
+    return [(r["topic"], (r.get("key") or "").encode(), orjson.dumps(r["value"])) for r in records]
+
+
+def reconcile(wait: float = 300) -> dict:
+    result = sdp("stream", "reconcile", "-i", INVENTORY, "--json", "--wait", str(wait))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def lake(platform):
+    from pyiceberg.catalog import load_catalog
+
+    return load_catalog(CATALOG, **pyiceberg_properties(lake_settings(platform)))
+
+
+@pytest.fixture(scope="module")
+def serving(platform):
+    import psycopg
+
+    with psycopg.connect(
+        host=platform.addresses("postgres")[0],
+        port=settings.platform("postgres_port"),
+        dbname=settings.platform("sdp_serving_db"),
+        user="serving",
+        password=read_secret(platform.cluster_name, "postgres-serving"),
+        autocommit=True,
+    ) as conn:
+        yield conn
+
+
+def window_of(ts: str) -> datetime:
+    t = datetime.fromisoformat(ts)
+    return t - timedelta(minutes=t.minute % 5, seconds=t.second, microseconds=t.microsecond)
+
+
+def purchase_sums(events: list[dict]) -> dict[datetime, Decimal]:
+    sums: dict[datetime, Decimal] = defaultdict(Decimal)
+    for e in events:
+        if e["event_type"] == "purchase":
+            sums[window_of(e["timestamp"])] += Decimal(str(e["price"]))
+    return dict(sums)
+
+
+def silver_events(lake, lo: datetime, hi: datetime):
+    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+
+    table = lake.load_table("silver.shopping_events")
+    return table.scan(
+        row_filter=And(
+            GreaterThanOrEqual("timestamp", lo.isoformat()), LessThan("timestamp", hi.isoformat())
+        ),
+        selected_fields=("event_id", "event_type", "price", "timestamp"),
+    ).to_arrow()
+
+
+def check_gold_revenue(lake, serving, produced: list[dict]) -> None:
+    """Gold revenue per window = the sum of purchase prices in it, in Iceberg and PostgreSQL.
+
+    The expected sums add the silver events of those windows that other runs produced (none on
+    a fresh platform) to this run's own events."""
+    events = [r["value"] for r in produced if r["topic"] == "shopping-events"]
+    own_ids = {e["event_id"] for e in events}
+    expected = purchase_sums(events)
+    lo, hi = min(expected), max(expected) + WINDOW
+    silver = silver_events(lake, lo, hi).to_pylist()
+    assert own_ids <= {r["event_id"] for r in silver}
+    for r in silver:
+        if r["event_id"] not in own_ids and r["event_type"] == "purchase":
+            w = window_of(r["timestamp"].isoformat())
+            expected[w] = expected.get(w, Decimal(0)) + r["price"]
+    gold = lake.load_table("gold.sales_by_category").scan().to_arrow().to_pylist()
+    in_gold: dict[datetime, Decimal] = defaultdict(Decimal)
+    for row in gold:
+        if lo <= row["window_start"] < hi:
+            in_gold[row["window_start"]] += row["revenue"]
+    assert dict(in_gold) == expected
+    rows = serving.execute(
+        "SELECT window_start, sum(revenue) FROM serving.sales_by_category "
+        "WHERE window_start >= %s AND window_start < %s GROUP BY window_start",
+        (lo, hi),
+    ).fetchall()
+    assert {w: v for w, v in rows} == expected
+
+
+def assert_exactly_once(lake, produced: list[dict], offsets: list[tuple]) -> None:
+    """Each produced shopping event once in bronze (by offset) and once in silver (by id)."""
+    own = [
+        (o[1], o[2]) for r, o in zip(produced, offsets, strict=True)
+        if r["topic"] == "shopping-events"
+    ]  # fmt: skip
+    bronze = (
+        lake.load_table("bronze.shopping_events")
+        .scan(selected_fields=("_kafka_partition", "_kafka_offset"))
+        .to_arrow()
+    )
+    landed = Counter(
+        zip(
+            bronze["_kafka_partition"].to_pylist(), bronze["_kafka_offset"].to_pylist(), strict=True
+        )
+    )
+    assert [k for k in own if landed[k] != 1] == []
+    ids = {r["value"]["event_id"] for r in produced if r["topic"] == "shopping-events"}
+    silver = lake.load_table("silver.shopping_events").scan(selected_fields=("event_id",))
+    silver_ids = silver.to_arrow()["event_id"]
+    mine = pc.filter(silver_ids, pc.is_in(silver_ids, value_set=pa.array(list(ids))))
+    assert len(mine) == len(ids) == len(set(mine.to_pylist()))
+
+
+BAD_EVENTS = {
+    "malformed JSON: not a JSON object": b'{"event_id": "x", ',
+    "invalid UTF-8": b'{"event_id": "\xff\xfe"}',
+    "missing required fields: ": b'{"event_id": "x", "event_type": "view"}',
+    "price: not a number": None,  # filled from a real event below
+    "timestamp in the future": None,
+}
+
+
+def bad_messages(good: dict) -> dict[str, bytes]:
+    wrong_type = {**good, "event_id": f"bad-{random.getrandbits(48)}", "price": "cheap"}
+    future = {**good, "event_id": f"bad-{random.getrandbits(48)}",
+              "timestamp": (datetime.now(UTC) + timedelta(days=2)).isoformat()}  # fmt: skip
+    return {
+        **{k: v for k, v in BAD_EVENTS.items() if v is not None},
+        "price: not a number": orjson.dumps(wrong_type),
+        "timestamp in the future": orjson.dumps(future),
+    }
+
+
+def test_events_land_in_bronze_silver_gold_and_serving_bad_ones_in_dead_letter(
+    platform, lake, serving, tmp_path
+):
+    seed = random.randrange(1 << 30)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
+    produced = generate(tmp_path, "first", 1500, start, seed)
+    good_event = next(r["value"] for r in produced if r["topic"] == "shopping-events")
+    bad = bad_messages(good_event)
+    offsets = produce(platform, as_messages(produced))
+    bad_offsets = produce(platform, [("shopping-events", b"u", v) for v in bad.values()])
+
+    report = reconcile()
+    assert all(t["ok"] for t in report["topics"]), report
+    assert_exactly_once(lake, produced, offsets)
+    check_gold_revenue(lake, serving, produced)
+
+    dead = lake.load_table("bronze.dead_letter").scan().to_arrow().to_pylist()
+    by_offset = {(d["kafka_topic"], d["kafka_partition"], d["kafka_offset"]): d for d in dead}
+    for (expected_reason, raw), where in zip(bad.items(), bad_offsets, strict=True):
+        row = by_offset[where]
+        assert row["reason"].startswith(expected_reason), (expected_reason, row["reason"])
+        assert row["value"] == raw and row["stage"] == "stream"
+
+
+def test_kill_and_restart_loses_and_duplicates_nothing(platform, lake, serving, tmp_path):
+    seed = random.randrange(1 << 30)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=12)
+    produced = generate(tmp_path, "second", 6000, start, seed)
+    messages = as_messages(produced)
+    host = ["hosts", "ssh", INVENTORY, "sdp-local", "--"]
+    half = len(messages) // 2
+    offsets = produce(platform, messages[:half])
+    # SIGKILL in the middle of the stream's work: the first half is being processed.
+    time.sleep(4)
+    killed = sdp(*host, "systemctl", "kill", "--signal=SIGKILL", "sdp-stream")
+    assert killed.returncode == 0, killed.stderr
+    offsets += produce(platform, messages[half:])
+    # systemd restarts the unit (Restart=always); the job resumes from its checkpoint.
+    report = reconcile(wait=420)
+    assert all(t["ok"] for t in report["topics"]), report
+    assert_exactly_once(lake, produced, offsets)
+    check_gold_revenue(lake, serving, produced)
+    restarts = sdp(*host, "systemctl", "show", "-p", "NRestarts", "--value", "sdp-stream")
+    assert int(restarts.stdout.strip() or 0) >= 1
