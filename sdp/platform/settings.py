@@ -35,4 +35,12 @@ def platform(name: str) -> Any:
 
 
 def role(role_name: str, name: str) -> Any:
-    return resolve(role_defaults(role_name)[name], role_defaults("_platform"))
+    """A role default, its references to platform and to the role's own defaults rendered."""
+    context = {**role_defaults("_platform"), **role_defaults(role_name)}
+    value = context[name]
+    for _ in range(5):  # a default may refer to one that refers to another
+        rendered = resolve(value, context)
+        if rendered == value:
+            break
+        value = rendered
+    return value

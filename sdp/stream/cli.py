@@ -110,7 +110,7 @@ def reconcile_command(
     if as_json:
         typer.echo(to_json(checkpoint, results))
     else:
-        Console().print(_table(results))
+        Console(width=140).print(_table(results))
     if not caught_up:
         console.print(
             f"not caught up: {sum(r.pending for r in results)} record(s) pending"

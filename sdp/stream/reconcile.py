@@ -127,7 +127,11 @@ def read_checkpoint(s3, where: StreamLocation) -> Checkpoint:
     return Checkpoint(last, parse_offsets_file(body.read().decode()), planned[-1] > last)
 
 
+LANDED = pa.schema([("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())])
+
+
 def _landed(catalog, table: str, topic_col: str, partition_col: str, offset_col: str) -> pa.Table:
+    """Where in Kafka each row of `table` came from (empty if the stream has not created it)."""
     from pyiceberg.exceptions import NoSuchTableError
 
     try:
@@ -135,9 +139,8 @@ def _landed(catalog, table: str, topic_col: str, partition_col: str, offset_col:
             selected_fields=(topic_col, partition_col, offset_col)
         )
     except NoSuchTableError:
-        return pa.table({"topic": pa.array([], pa.string()), "partition": pa.array([], pa.int32()),
-                         "offset": pa.array([], pa.int64())})  # fmt: skip
-    return scan.to_arrow().rename_columns(["topic", "partition", "offset"])
+        return LANDED.empty_table()
+    return scan.to_arrow().rename_columns(LANDED.names).cast(LANDED)
 
 
 def count_in_range(rows: pa.Table, partition: int, low: int, end: int) -> tuple[int, int]:
