@@ -8,6 +8,9 @@ the highest version per key), gold recomputes each touched window from silver.
 """
 
 import logging
+import time
+from collections import defaultdict
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -69,6 +72,24 @@ def latest_per_key(rows: DataFrame, key: list[str], version: str | None) -> Data
         return rows.dropDuplicates(key)
     order = F.row_number().over(Window.partitionBy(*key).orderBy(F.desc(version)))
     return rows.withColumn("_n", order).where("_n = 1").drop("_n")
+
+
+class Stopwatch:
+    """Seconds spent per phase of a batch, summed over its topics."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def phase(self, name: str):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.monotonic() - started
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 class BatchWriter:
@@ -203,27 +224,37 @@ class BatchWriter:
         spark = kafka.sparkSession
         started = datetime.now(UTC)
         ingest = F.lit(started)
+        watch = Stopwatch()
         kafka = kafka.persist()
         log_rows, dead_frames, cached = [], [], []
         try:
-            per_topic = {r["topic"]: r["count"] for r in kafka.groupBy("topic").count().collect()}
+            with watch.phase("classify"):
+                per_topic = {
+                    r["topic"]: r["count"] for r in kafka.groupBy("topic").count().collect()
+                }
             if not per_topic:
                 return
             for topic, records in sorted(per_topic.items()):
                 spec = self.spec[topic]
-                classified = classify(
-                    kafka.where(F.col("topic") == topic), spec, self.settings.future_minutes
-                ).persist()
-                cached.append(classified)
-                good_count = (
-                    0 if spec.is_dead_letter else classified.where(F.col(REASON).isNull()).count()
-                )
+                with watch.phase("classify"):
+                    classified = classify(
+                        kafka.where(F.col("topic") == topic), spec, self.settings.future_minutes
+                    ).persist()
+                    cached.append(classified)
+                    good_count = (
+                        0
+                        if spec.is_dead_letter
+                        else classified.where(F.col(REASON).isNull()).count()
+                    )
                 late = 0
                 if good_count:
                     good = good_rows(classified, spec, ingest)
-                    self.append_once(good, spec.table.fqn("bronze"), batch_id)
-                    self.merge_silver(good, spec)
-                    late = self.update_gold(good, spec, ingest)
+                    with watch.phase("bronze"):
+                        self.append_once(good, spec.table.fqn("bronze"), batch_id)
+                    with watch.phase("silver"):
+                        self.merge_silver(good, spec)
+                    with watch.phase("gold"):
+                        late = self.update_gold(good, spec, ingest)
                 if good_count < records:
                     dead_frames.append(dead_letters(classified, spec, ingest))
                 watermark = self.watermarks.get(topic)
@@ -236,18 +267,20 @@ class BatchWriter:
                     )
                 )  # fmt: skip
             if dead_frames:
-                dead = dead_frames[0]
-                for frame in dead_frames[1:]:
-                    dead = dead.unionByName(frame)
-                self.append_once(dead, DEAD_LETTER_TABLE, batch_id)
+                with watch.phase("dead"):
+                    dead = dead_frames[0]
+                    for frame in dead_frames[1:]:
+                        dead = dead.unionByName(frame)
+                    self.append_once(dead, DEAD_LETTER_TABLE, batch_id)
             finished = datetime.now(UTC)
-            batch_log = spark.createDataFrame(
-                [(*row, finished) for row in log_rows], BATCH_LOG_SCHEMA
-            )
-            self.append_once(batch_log, BATCH_LOG_TABLE, batch_id)
+            with watch.phase("log"):
+                batch_log = spark.createDataFrame(
+                    [(*row, finished, watch.rounded()) for row in log_rows], BATCH_LOG_SCHEMA
+                )
+                self.append_once(batch_log, BATCH_LOG_TABLE, batch_id)
             log.info(
-                "batch %s: %s records in %.1f s", batch_id, sum(per_topic.values()),
-                (finished - started).total_seconds(),
+                "batch %s: %s records in %.1f s %s", batch_id, sum(per_topic.values()),
+                (finished - started).total_seconds(), watch.rounded(),
             )  # fmt: skip
         finally:
             for frame in cached:

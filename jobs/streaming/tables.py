@@ -42,6 +42,8 @@ BATCH_LOG_SCHEMA = T.StructType(
         T.StructField("watermark", T.TimestampType()),
         T.StructField("started_at", T.TimestampType()),
         T.StructField("finished_at", T.TimestampType()),
+        # Where the batch's time went: classify, bronze, silver, gold (with serving), dead, log.
+        T.StructField("seconds", T.MapType(T.StringType(), T.DoubleType())),
     ]
 )
 
