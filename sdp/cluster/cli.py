@@ -1,0 +1,91 @@
+"""`sdp cluster inventory|hosts|tfvars`: what Ansible, Vagrant and Terraform take from the spec."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sdp.cluster import accel
+from sdp.cluster.inventory import render
+from sdp.cluster.spec import CLUSTER_FILE, Cluster, SpecError, load_cluster
+from sdp.paths import work_dir
+
+app = typer.Typer(no_args_is_help=True, help="The multi-host cluster spec (cluster.yml).")
+console = Console(stderr=True)
+
+ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="a profile of cluster.yml")]
+SpecOpt = Annotated[Path, typer.Option("--spec", help="the cluster spec")]
+
+
+def _cluster(profile: str, spec: Path) -> Cluster:
+    try:
+        return load_cluster(profile, spec)
+    except SpecError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def image_path(cluster: Cluster) -> Path:
+    """Where terraform/image/build-image.sh writes the base image (outside the clone)."""
+    return work_dir() / "images" / f"{cluster.image}.qcow2"
+
+
+@app.command()
+def inventory(
+    profile: ProfileOpt = "small",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (default stdout)")
+    ] = None,
+    spec: SpecOpt = CLUSTER_FILE,
+):
+    """The Ansible inventory of a profile (VMs and container hosts alike)."""
+    text = render(_cluster(profile, spec))
+    if output is None:
+        print(text, end="")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    console.print(f"wrote {output}")
+
+
+@app.command()
+def hosts(
+    profile: ProfileOpt = "small",
+    as_json: Annotated[bool, typer.Option("--json", help="for the Vagrantfile")] = False,
+    spec: SpecOpt = CLUSTER_FILE,
+):
+    """The profile's machines: name, address, size, groups; and the accelerator this machine has."""
+    cluster = _cluster(profile, spec)
+    if as_json:
+        print(json.dumps({
+            "network": {"name": cluster.network.name, "bridge": cluster.network.bridge,
+                        "cidr": cluster.network.cidr, "gateway": cluster.network.gateway},
+            "image": str(image_path(cluster)),
+            "accelerator": accel.detect().as_vars(),
+            "hosts": [{"name": h.name, "address": h.address, "vcpu": h.size.vcpu,
+                       "memory": h.size.memory, "disk": h.size.disk, "groups": list(h.groups)}
+                      for h in cluster.hosts],
+        }, indent=2))  # fmt: skip
+        return
+    table = Table(title=f"{cluster.name}: {len(cluster.hosts)} hosts on {cluster.network.cidr}")
+    for column in ("host", "address", "vcpu", "MiB", "GiB", "groups"):
+        table.add_column(column)
+    for h in cluster.hosts:
+        table.add_row(h.name, h.address, str(h.size.vcpu), str(h.size.memory), str(h.size.disk),
+                      " ".join(h.groups))  # fmt: skip
+    Console().print(table)
+
+
+@app.command()
+def tfvars(profile: ProfileOpt = "small", spec: SpecOpt = CLUSTER_FILE):
+    """terraform.tfvars.json: the profile, the base image and this machine's accelerator."""
+    cluster = _cluster(profile, spec)
+    values = {
+        "profile": profile,
+        "base_image": str(image_path(cluster)),
+        **accel.detect().as_vars(),
+    }
+    print(json.dumps(values, indent=2))
