@@ -1,0 +1,83 @@
+"""Terraform derives the same hosts and inventory as `sdp cluster`, and its code is well-formed.
+
+The equality test needs only terraform (the spec module has no providers); validate needs the
+libvirt provider from the bundle's mirror (`make artifacts`).
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sdp.bundle.manifest import load_manifest
+from sdp.bundle.terraform import cli_config
+from sdp.cluster.inventory import render
+from sdp.cluster.spec import CLUSTER_FILE, parse_cluster
+from sdp.paths import REPO_ROOT, bundle_dir
+
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+MIRROR = bundle_dir() / "terraform-providers"
+TERRAFORM = shutil.which("terraform") or shutil.which("tofu")
+pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="neither terraform nor tofu on PATH")
+
+
+def _terraform(*args: str, cwd: Path, home: Path, rc: Path | None = None, stdin: str = ""):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "TF_CLI_CONFIG_FILE": str(rc or "/dev/null"),
+    }
+    result = subprocess.run([TERRAFORM, *args, "-no-color"], cwd=cwd, env=env, input=stdin,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _terraform_inventory(spec: Path, profile: str, home: Path) -> dict:
+    out = _terraform("console", f"-var=spec_file={spec}", f"-var=profile={profile}",
+                     cwd=TERRAFORM_DIR / "spec", home=home, stdin="local.inventory\n")  # fmt: skip
+    # A multi-line string prints as a heredoc: <<EOT ... EOT.
+    body = out.strip().removeprefix("<<EOT").removesuffix("EOT")
+    return yaml.safe_load(body)
+
+
+def _scaled(raw: dict) -> dict:
+    pools = raw["profiles"]["full"]["pools"]
+    next(p for p in pools if p["name"] == "sdp-spark-worker")["count"] = 5
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("profile", "change"),
+    [("small", None), ("full", None), ("full", _scaled)],
+    ids=["small", "full", "full-5-workers"],
+)
+def test_terraform_renders_the_same_inventory(tmp_path, raw_spec, profile, change):
+    raw = change(raw_spec) if change else raw_spec
+    spec = tmp_path / "cluster.yml"
+    spec.write_text(yaml.safe_dump(raw))
+    ours = yaml.safe_load(render(parse_cluster(raw, profile)))
+    assert _terraform_inventory(spec, profile, tmp_path) == ours
+
+
+def test_terraform_is_formatted(tmp_path):
+    _terraform("fmt", "-check", "-recursive", "-diff", cwd=TERRAFORM_DIR, home=tmp_path)
+
+
+@pytest.mark.skipif(not MIRROR.is_dir(), reason=f"no provider mirror at {MIRROR} (make artifacts)")
+def test_terraform_validates_with_the_provider_from_the_mirror(tmp_path):
+    # A copy, so init's .terraform/ and lock file stay out of the clone.
+    work = tmp_path / "repo"
+    shutil.copytree(TERRAFORM_DIR, work / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
+    shutil.copy(CLUSTER_FILE, work / "cluster.yml")
+    rc = tmp_path / "terraform.rc"
+    rc.write_text(cli_config(MIRROR))
+    out = _terraform("init", "-input=false", cwd=work / "terraform", home=tmp_path, rc=rc)
+    # versions.tf pins the manifest's version: the mirror holds no other.
+    version = load_manifest()["terraform-provider-libvirt"].version.removeprefix("v")
+    assert f"Installing dmacvicar/libvirt v{version}" in out
+    _terraform("validate", cwd=work / "terraform", home=tmp_path, rc=rc)
