@@ -1,6 +1,7 @@
 """`sdp cluster inventory|hosts|tfvars`: what Ansible, Vagrant and Terraform take from the spec."""
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from sdp.cluster import accel
+from sdp.cluster.image import RELEASE, build, image_files
 from sdp.cluster.inventory import render
 from sdp.cluster.spec import CLUSTER_FILE, Cluster, SpecError, load_cluster
+from sdp.hosts.nspawn import ensure_ssh_key, ssh_key_path, state_dir
+from sdp.local.processes import ServiceError
 from sdp.paths import work_dir
 
 app = typer.Typer(no_args_is_help=True, help="The multi-host cluster spec (cluster.yml).")
@@ -51,32 +55,76 @@ def inventory(
     console.print(f"wrote {output}")
 
 
+def _machines(cluster: Cluster) -> dict:
+    """What the Vagrantfile builds: the network, the image's files, the accelerator, the hosts."""
+    return {
+        "network": {
+            "name": cluster.network.name,
+            "bridge": cluster.network.bridge,
+            "cidr": cluster.network.cidr,
+            "gateway": cluster.network.gateway,
+            "netmask": cluster.network.netmask,
+        },
+        "image": {name: str(path) for name, path in image_files(image_path(cluster)).items()},
+        "accelerator": accel.detect().as_vars(),
+        "hosts": [
+            {
+                "name": h.name,
+                "address": h.address,
+                "vcpu": h.size.vcpu,
+                "memory": h.size.memory,
+                "disk": h.size.disk,
+                "groups": list(h.groups),
+            }
+            for h in cluster.hosts
+        ],
+    }
+
+
 @app.command()
 def hosts(
     profile: ProfileOpt = "small",
     as_json: Annotated[bool, typer.Option("--json", help="for the Vagrantfile")] = False,
     spec: SpecOpt = CLUSTER_FILE,
 ):
-    """The profile's machines: name, address, size, groups; and the accelerator this machine has."""
+    """The profile's machines (--json adds the network, image files and accelerator)."""
     cluster = _cluster(profile, spec)
     if as_json:
-        print(json.dumps({
-            "network": {"name": cluster.network.name, "bridge": cluster.network.bridge,
-                        "cidr": cluster.network.cidr, "gateway": cluster.network.gateway},
-            "image": str(image_path(cluster)),
-            "accelerator": accel.detect().as_vars(),
-            "hosts": [{"name": h.name, "address": h.address, "vcpu": h.size.vcpu,
-                       "memory": h.size.memory, "disk": h.size.disk, "groups": list(h.groups)}
-                      for h in cluster.hosts],
-        }, indent=2))  # fmt: skip
+        print(json.dumps(_machines(cluster), indent=2))
         return
     table = Table(title=f"{cluster.name}: {len(cluster.hosts)} hosts on {cluster.network.cidr}")
     for column in ("host", "address", "vcpu", "MiB", "GiB", "groups"):
         table.add_column(column)
     for h in cluster.hosts:
-        table.add_row(h.name, h.address, str(h.size.vcpu), str(h.size.memory), str(h.size.disk),
-                      " ".join(h.groups))  # fmt: skip
+        size = (str(h.size.vcpu), str(h.size.memory), str(h.size.disk))
+        table.add_row(h.name, h.address, *size, " ".join(h.groups))
     Console().print(table)
+
+
+@app.command()
+def image(
+    profile: ProfileOpt = "small",
+    force: Annotated[bool, typer.Option(help="rebuild an existing image")] = False,
+    spec: SpecOpt = CLUSTER_FILE,
+):
+    """Build the VMs' base image (mmdebstrap, a kernel, sshd, the project's SSH key); needs root."""
+    cluster = _cluster(profile, spec)
+    disk = image_path(cluster)
+    if disk.exists() and not force:
+        console.print(f"{disk} exists (--force rebuilds it)")
+        return
+    key = ssh_key_path(state_dir())
+    started = time.monotonic()
+    try:
+        ensure_ssh_key(key)
+        control_node = cluster.network.gateway.split("/")[0]
+        files = build(disk, RELEASE, control_node, key.with_suffix(".pub").read_text())
+    except ServiceError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    for path in files.values():
+        console.print(f"{path}  {path.stat().st_size // 2**20} MiB")
+    console.print(f"built in {time.monotonic() - started:.0f} s")
 
 
 @app.command()

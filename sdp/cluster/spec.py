@@ -60,6 +60,10 @@ class Network:
         net = ipaddress.ip_network(self.cidr)
         return f"{net[1]}/{net.prefixlen}"
 
+    @property
+    def netmask(self) -> str:
+        return str(ipaddress.ip_network(self.cidr).netmask)
+
 
 @dataclass(frozen=True)
 class Cluster:
