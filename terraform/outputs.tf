@@ -1,5 +1,5 @@
 output "inventory" {
-  description = "The Ansible inventory; `make cluster-inventory-terraform` writes it to ansible/inventories/cluster/hosts.yml."
+  description = "The Ansible inventory: terraform output -raw inventory > ../ansible/inventories/cluster/hosts.yml"
   value       = module.spec.inventory
 }
 

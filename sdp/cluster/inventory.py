@@ -8,9 +8,10 @@ import yaml
 
 from sdp.cluster.spec import GROUPS, KAFKA_GROUPS, Cluster, Host
 
+# terraform/spec/inventory.tftpl writes the same header.
 HEADER = (
-    "# Generated from cluster.yml (profile {profile}) by `sdp cluster inventory`; do not edit.\n"
-    "# Change cluster.yml and run `make cluster-inventory PROFILE={profile}` instead.\n"
+    "# Generated from cluster.yml (profile {profile}); do not edit.\n"
+    "# Change cluster.yml, then `make cluster-inventory PROFILE={profile}` or terraform apply.\n"
 )
 
 
