@@ -76,7 +76,7 @@ CLUSTER_PLAYBOOK = cd ansible && ANSIBLE_CONFIG=ansible.cfg $(CURDIR)/$(BIN)/ans
 cluster-inventory: venv ## ansible/inventories/cluster from cluster.yml (PROFILE=small|full)
 	$(SDP) cluster inventory --profile $(PROFILE) -o $(CLUSTER_INVENTORY)/hosts.yml
 
-cluster-image: venv ## the VMs' base image and Vagrant box, from Debian's mirror (mmdebstrap; root; ~2.5 min)
+cluster-image: venv ## the VMs' base image and Vagrant box, from Debian's mirror (mmdebstrap; root; ~3 min)
 	$(SDP) cluster image --profile $(PROFILE)
 
 cluster-tfvars: venv ## terraform/terraform.tfvars.json: PROFILE, the base image, this machine's KVM or TCG
