@@ -92,6 +92,7 @@ terraform-check: venv ## terraform init (offline, from the bundle's provider mir
 
 scale-out: venv ## configure only the hosts a raised count added: make scale-out HOSTS=sdp-spark-worker3[,...]
 	@test -n "$(HOSTS)" || { echo "usage: make scale-out HOSTS=host1,host2 (the hosts cluster.yml added)"; exit 2; }
+	$(SDP) cluster serve --profile $(PROFILE)  # the new hosts install from these two
 	$(CLUSTER_PLAYBOOK) scale.yml --limit '$(HOSTS),postgres'
 
 scale-in: venv ## decommission a Spark worker gracefully: make scale-in HOST=sdp-spark-worker3

@@ -13,7 +13,15 @@ from sdp.cluster import accel
 from sdp.cluster.image import RELEASE, build, image_files
 from sdp.cluster.inventory import render
 from sdp.cluster.spec import CLUSTER_FILE, Cluster, SpecError, load_cluster
-from sdp.hosts.nspawn import ensure_ssh_key, ssh_key_path, state_dir
+from sdp.hosts.nspawn import (
+    APT_PROXY_PORT,
+    ARTIFACT_PORT,
+    ContainerHosts,
+    HostsSpec,
+    ensure_ssh_key,
+    ssh_key_path,
+    state_dir,
+)
 from sdp.local.processes import ServiceError
 from sdp.paths import work_dir
 
@@ -63,6 +71,7 @@ def _machines(cluster: Cluster) -> dict:
             "bridge": cluster.network.bridge,
             "cidr": cluster.network.cidr,
             "gateway": cluster.network.gateway,
+            "address": cluster.network.address,
             "netmask": cluster.network.netmask,
         },
         "image": {name: str(path) for name, path in image_files(image_path(cluster)).items()},
@@ -117,14 +126,33 @@ def image(
     started = time.monotonic()
     try:
         ensure_ssh_key(key)
-        control_node = cluster.network.gateway.split("/")[0]
-        files = build(disk, RELEASE, control_node, key.with_suffix(".pub").read_text())
+        files = build(disk, RELEASE, cluster.network.address, key.with_suffix(".pub").read_text())
     except ServiceError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     for path in files.values():
         console.print(f"{path}  {path.stat().st_size // 2**20} MiB")
     console.print(f"built in {time.monotonic() - started:.0f} s")
+
+
+@app.command()
+def serve(profile: ProfileOpt = "small", spec: SpecOpt = CLUSTER_FILE):
+    """The control node's side of the air gap, on the network's first address: the apt proxy
+    (3142) and the artifact server (8765). `sdp hosts down` on the inventory stops them."""
+    cluster = _cluster(profile, spec)
+    network = HostsSpec(cluster.network.bridge, cluster.network.gateway, RELEASE, hosts=[])
+    services = ContainerHosts(network, state_dir())
+    try:
+        services.apt_proxy()
+        services.artifact_server()
+    except ServiceError as exc:
+        console.print(
+            f"[red]error:[/red] {exc} (is the network up?)", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+    address = cluster.network.address
+    console.print(f"apt proxy http://{address}:{APT_PROXY_PORT}")
+    console.print(f"artifacts http://{address}:{ARTIFACT_PORT}")
 
 
 @app.command()

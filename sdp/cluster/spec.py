@@ -55,10 +55,14 @@ class Network:
     cidr: str
 
     @property
+    def address(self) -> str:
+        """The control node on the network: the first address."""
+        return str(ipaddress.ip_network(self.cidr)[1])
+
+    @property
     def gateway(self) -> str:
         """The control node's address on the network, with the prefix length: 10.232.0.1/24."""
-        net = ipaddress.ip_network(self.cidr)
-        return f"{net[1]}/{net.prefixlen}"
+        return f"{self.address}/{ipaddress.ip_network(self.cidr).prefixlen}"
 
     @property
     def netmask(self) -> str:
