@@ -1,4 +1,4 @@
-"""`sdp cluster inventory|hosts|tfvars`: what Ansible, Vagrant and Terraform take from the spec."""
+"""`sdp cluster`: what Ansible, Vagrant and Terraform take from the spec; the VMs' image."""
 
 import json
 import time
@@ -32,16 +32,20 @@ ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="a profile of c
 SpecOpt = Annotated[Path, typer.Option("--spec", help="the cluster spec")]
 
 
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
 def _cluster(profile: str, spec: Path) -> Cluster:
     try:
         return load_cluster(profile, spec)
     except SpecError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise _fail(str(exc)) from None
 
 
 def image_path(cluster: Cluster) -> Path:
-    """Where terraform/image/build-image.sh writes the base image (outside the clone)."""
+    """Where `sdp cluster image` writes the base image: the cache, outside the clone."""
     return work_dir() / "images" / f"{cluster.image}.qcow2"
 
 
@@ -128,8 +132,7 @@ def image(
         ensure_ssh_key(key)
         files = build(disk, RELEASE, cluster.network.address, key.with_suffix(".pub").read_text())
     except ServiceError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise _fail(str(exc)) from None
     for path in files.values():
         console.print(f"{path}  {path.stat().st_size // 2**20} MiB")
     console.print(f"built in {time.monotonic() - started:.0f} s")
@@ -146,10 +149,7 @@ def serve(profile: ProfileOpt = "small", spec: SpecOpt = CLUSTER_FILE):
         services.apt_proxy()
         services.artifact_server()
     except ServiceError as exc:
-        console.print(
-            f"[red]error:[/red] {exc} (is the network up?)", highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(1) from None
+        raise _fail(f"{exc} (is the network up?)") from None
     address = cluster.network.address
     console.print(f"apt proxy http://{address}:{APT_PROXY_PORT}")
     console.print(f"artifacts http://{address}:{ARTIFACT_PORT}")

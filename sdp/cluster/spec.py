@@ -20,6 +20,11 @@ GROUPS = (
     "spark_master", "spark_worker", "airflow", "monitoring",
 )  # fmt: skip
 KAFKA_GROUPS = ("kafka_controller", "kafka_broker")
+# Fewest and most hosts per group (None: no limit), as the roles' preflight checks demand.
+GROUP_SIZES = {
+    "kafka_controller": (1, None), "kafka_broker": (1, None), "minio": (1, None),
+    "postgres": (1, 1), "spark_master": (1, 1), "airflow": (0, 1), "monitoring": (0, 1),
+}  # fmt: skip
 # Host numbers 0 (the network) and 1 (the control node: bridge, artifact server, apt proxy).
 RESERVED_HOST_NUMBERS = 2
 # Variables the spec derives; setting them by hand would break the derivation's guarantees.
@@ -92,7 +97,7 @@ class _Checker:
         return SpecError(f"{self.source}: {path}: {message}")
 
     def get(self, node: dict, key: str, path: str, kind: type, default=None):
-        where = f"{path}.{key}" if path else key
+        where = _where(path, key)
         value = node.get(key, default)
         if value is None:
             raise self.fail(where, "missing")
@@ -104,17 +109,19 @@ class _Checker:
     def name(self, node: dict, key: str, path: str) -> str:
         value = self.get(node, key, path, str)
         if not NAME.match(value):
-            where = f"{path}.{key}" if path else key
-            raise self.fail(
-                where, f"{value!r}: lower-case letters, digits and dashes, from a letter"
-            )
+            message = f"{value!r}: lower-case letters, digits and dashes, from a letter"
+            raise self.fail(_where(path, key), message)
         return value
 
     def positive(self, node: dict, key: str, path: str, minimum: int = 1) -> int:
         value = self.get(node, key, path, int)
         if value < minimum:
-            raise self.fail(f"{path}.{key}", f"must be at least {minimum}, got {value}")
+            raise self.fail(_where(path, key), f"must be at least {minimum}, got {value}")
         return value
+
+
+def _where(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _kind_name(kind: type) -> str:
@@ -213,26 +220,24 @@ def _check_unique(c: _Checker, hosts: list[Host], path: str) -> None:
             seen[key] = h.name
 
 
+def _wanted(low: int, high: int | None) -> str:
+    if low == high:
+        return f"exactly {low}"
+    return f"at least {low}" if high is None else f"at most {high}"
+
+
 def _check_topology(c: _Checker, hosts: list[Host], spec_vars: dict, path: str) -> None:
     """What the roles' preflight checks would stop on, found before any machine exists."""
-    count = {g: sum(g in h.groups for h in hosts) for g in GROUPS}
-    for group, low, high in (("kafka_controller", 1, None), ("kafka_broker", 1, None),
-                             ("minio", 1, None), ("postgres", 1, 1), ("spark_master", 1, 1),
-                             ("airflow", 0, 1), ("monitoring", 0, 1)):  # fmt: skip
-        if count[group] < low or (high is not None and count[group] > high):
-            wanted = (
-                f"exactly {low}"
-                if low == high
-                else f"at least {low}"
-                if high is None
-                else f"at most {high}"
-            )
-            raise c.fail(path, f"group {group} has {count[group]} host(s), needs {wanted}")
-    drives = {h.vars.get("minio_drives_per_host", spec_vars.get("minio_drives_per_host", 1))
-              for h in hosts if "minio" in h.groups}  # fmt: skip
-    if len(drives) != 1:
-        raise c.fail(path, f"minio hosts have different minio_drives_per_host: {sorted(drives)}")
-    if count["minio"] * drives.pop() < 4:
+    for group, (low, high) in GROUP_SIZES.items():
+        count = sum(group in h.groups for h in hosts)
+        if count < low or (high is not None and count > high):
+            raise c.fail(path, f"group {group} has {count} host(s), needs {_wanted(low, high)}")
+    default = spec_vars.get("minio_drives_per_host", 1)
+    minio = [h for h in hosts if "minio" in h.groups]
+    drives = {h.vars.get("minio_drives_per_host", default) for h in minio}
+    if len(drives) != 1 or not isinstance(next(iter(drives)), int):
+        raise c.fail(path, f"minio hosts need one integer minio_drives_per_host, got {drives}")
+    if len(minio) * drives.pop() < 4:
         raise c.fail(path, "minio needs at least 4 drives in total (hosts x minio_drives_per_host)")
 
 
