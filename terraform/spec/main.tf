@@ -73,6 +73,13 @@ output "machines" {
     memory  = h.size.memory
     disk    = h.size.disk
   } }
+  # `sdp cluster` checks the whole spec and names the field (make cluster-tfvars runs it).
+  # Here only what would break silently: two domains on one address. (Two hosts of one name
+  # fail on their own, as duplicate keys.)
+  precondition {
+    condition     = length(distinct([for h in local.hosts : h.number])) == length(local.hosts)
+    error_message = "Two hosts of cluster.yml share an address (pools overlap); sdp cluster hosts names them."
+  }
 }
 
 output "inventory" {

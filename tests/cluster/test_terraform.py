@@ -23,7 +23,8 @@ TERRAFORM = shutil.which("terraform") or shutil.which("tofu")
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="neither terraform nor tofu on PATH")
 
 
-def _terraform(*args: str, cwd: Path, home: Path, rc: Path | None = None, stdin: str = ""):
+def _terraform(*args: str, cwd: Path, home: Path, rc: Path | None = None, stdin: str = "",
+               ok: bool = True):  # fmt: skip
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),
@@ -33,15 +34,15 @@ def _terraform(*args: str, cwd: Path, home: Path, rc: Path | None = None, stdin:
     }
     result = subprocess.run([TERRAFORM, *args, "-no-color"], cwd=cwd, env=env, input=stdin,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    return result.stdout if ok else result.stderr  # the value, or why there is none
 
 
-def _terraform_inventory(spec: Path, profile: str, home: Path) -> str:
-    out = _terraform("console", f"-var=spec_file={spec}", f"-var=profile={profile}",
-                     cwd=TERRAFORM_DIR / "spec", home=home, stdin="local.inventory\n")  # fmt: skip
-    # A multi-line string prints as a heredoc: <<EOT ... EOT.
-    return out.strip().removeprefix("<<EOT\n").removesuffix("EOT")
+def _console(spec: Path, profile: str, expression: str, home: Path, ok: bool = True) -> str:
+    """Evaluates an expression in the spec module, as Terraform would for this spec."""
+    variables = (f"-var=spec_file={spec}", f"-var=profile={profile}")
+    return _terraform("console", *variables, cwd=TERRAFORM_DIR / "spec", home=home,
+                      stdin=expression + "\n", ok=ok)  # fmt: skip
 
 
 def _scaled(raw: dict) -> dict:
@@ -60,10 +61,19 @@ def test_terraform_renders_the_same_inventory(tmp_path, raw_spec, profile, chang
     spec = tmp_path / "cluster.yml"
     spec.write_text(yaml.safe_dump(raw))
     ours = render(parse_cluster(raw, profile))
-    theirs = _terraform_inventory(spec, profile, tmp_path)
+    # A multi-line string prints as a heredoc: <<EOT ... EOT.
+    heredoc = _console(spec, profile, "local.inventory", tmp_path).strip()
+    theirs = heredoc.removeprefix("<<EOT\n").removesuffix("EOT")
     # Same header, same data; yamlencode and PyYAML quote differently.
     assert theirs.splitlines()[:2] == ours.splitlines()[:2]
     assert yaml.safe_load(theirs) == yaml.safe_load(ours)
+
+
+def test_terraform_refuses_overlapping_pools(tmp_path, raw_spec):
+    raw_spec["profiles"]["full"]["pools"][1]["address"] = 12  # minio1 on kafka2's address
+    spec = tmp_path / "cluster.yml"
+    spec.write_text(yaml.safe_dump(raw_spec))
+    assert "share an address" in _console(spec, "full", "output.machines", tmp_path, ok=False)
 
 
 def test_terraform_is_formatted(tmp_path):
