@@ -82,13 +82,14 @@ cluster-image: venv ## the VMs' base image and Vagrant box, from Debian's mirror
 cluster-tfvars: venv ## terraform/terraform.tfvars.json: PROFILE, the base image, this machine's KVM or TCG
 	$(SDP) cluster tfvars --profile $(PROFILE) > terraform/terraform.tfvars.json
 
-terraform-check: venv ## terraform init (offline, from the bundle's provider mirror), fmt -check, validate
+terraform-check: venv ## terraform init (offline, from the bundle's provider mirror), fmt -check, validate, test (mocked)
 	mkdir -p terraform/.terraform
 	$(SDP) artifacts terraformrc > terraform/.terraform/sdp.tfrc
 	cd terraform && export TF_CLI_CONFIG_FILE=$$PWD/.terraform/sdp.tfrc TF_IN_AUTOMATION=1 && \
 		$(TERRAFORM) init -input=false -backend=false && \
 		$(TERRAFORM) fmt -check -recursive -diff && \
-		$(TERRAFORM) validate
+		$(TERRAFORM) validate && \
+		$(TERRAFORM) test -var 'scaled_spec="../cluster.yml"' -var scale_added=0
 
 scale-out: venv ## configure only the hosts a raised count added: make scale-out HOSTS=sdp-spark-worker3[,...]
 	@test -n "$(HOSTS)" || { echo "usage: make scale-out HOSTS=host1,host2 (the hosts cluster.yml added)"; exit 2; }

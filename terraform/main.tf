@@ -10,10 +10,6 @@ module "spec" {
 
 locals {
   network = module.spec.network
-  # Direct kernel boot: the image is one ext4 file system, without a partition table or a boot
-  # loader, so the build script needs no loop devices.
-  kernel = "${trimsuffix(var.base_image, ".qcow2")}.vmlinuz"
-  initrd = "${trimsuffix(var.base_image, ".qcow2")}.initrd"
 }
 
 # Air-gapped: mode "none" gives the hosts no route out; they reach only this machine, at the
@@ -58,8 +54,10 @@ resource "libvirt_domain" "host" {
   memory    = each.value.memory
   autostart = true
 
-  kernel  = local.kernel
-  initrd  = local.initrd
+  # Direct kernel boot: the image is one ext4 file system, without a partition table or a boot
+  # loader, so building it needs no loop devices.
+  kernel  = var.kernel
+  initrd  = var.initrd
   cmdline = [{ root = "/dev/vda", console = "ttyS0", _ = "rw" }]
 
   disk {

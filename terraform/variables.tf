@@ -14,7 +14,17 @@ variable "spec_file" {
 }
 
 variable "base_image" {
-  description = "The qcow2 built by terraform/image/build-image.sh (its kernel and initrd lie beside it)."
+  description = "The qcow2 `sdp cluster image` builds."
+  type        = string
+}
+
+variable "kernel" {
+  description = "The image's kernel, booted directly by libvirt."
+  type        = string
+}
+
+variable "initrd" {
+  description = "The image's initrd."
   type        = string
 }
 

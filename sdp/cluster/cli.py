@@ -157,11 +157,14 @@ def serve(profile: ProfileOpt = "small", spec: SpecOpt = CLUSTER_FILE):
 
 @app.command()
 def tfvars(profile: ProfileOpt = "small", spec: SpecOpt = CLUSTER_FILE):
-    """terraform.tfvars.json: the profile, the base image and this machine's accelerator."""
+    """terraform.tfvars.json: the profile, the image's files and this machine's accelerator."""
     cluster = _cluster(profile, spec)
+    files = image_files(image_path(cluster))
     values = {
         "profile": profile,
-        "base_image": str(image_path(cluster)),
+        "base_image": str(files["disk"]),
+        "kernel": str(files["kernel"]),
+        "initrd": str(files["initrd"]),
         **accel.detect().as_vars(),
     }
     print(json.dumps(values, indent=2))

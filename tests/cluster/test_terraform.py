@@ -81,15 +81,24 @@ def test_terraform_is_formatted(tmp_path):
 
 
 @pytest.mark.skipif(not MIRROR.is_dir(), reason=f"no provider mirror at {MIRROR} (make artifacts)")
-def test_terraform_validates_with_the_provider_from_the_mirror(tmp_path):
+def test_terraform_validates_and_plans_with_the_provider_from_the_mirror(tmp_path, raw_spec):
     # A copy, so init's .terraform/ and lock file stay out of the clone.
     work = tmp_path / "repo"
     shutil.copytree(TERRAFORM_DIR, work / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
     shutil.copy(CLUSTER_FILE, work / "cluster.yml")
     rc = tmp_path / "terraform.rc"
     rc.write_text(cli_config(MIRROR))
-    out = _terraform("init", "-input=false", cwd=work / "terraform", home=tmp_path, rc=rc)
+    tf = {"cwd": work / "terraform", "home": tmp_path, "rc": rc}
+    out = _terraform("init", "-input=false", **tf)
     # versions.tf pins the manifest's version: the mirror holds no other.
     version = load_manifest()["terraform-provider-libvirt"].version.removeprefix("v")
     assert f"Installing dmacvicar/libvirt v{version}" in out
-    _terraform("validate", cwd=work / "terraform", home=tmp_path, rc=rc)
+    _terraform("validate", **tf)
+    # terraform/tests/plan.tftest.hcl, the provider mocked: the profiles' machines, and a
+    # raised count adding one machine while the others stay as they are.
+    scaled = tmp_path / "scaled.yml"
+    workers = next(p for p in raw_spec["profiles"]["small"]["pools"] if p["name"] == "sdp-worker")
+    workers["count"] += 1
+    scaled.write_text(yaml.safe_dump(raw_spec))
+    out = _terraform("test", f'-var=scaled_spec="{scaled}"', "-var=scale_added=1", **tf)
+    assert "4 passed, 0 failed" in out
