@@ -6,6 +6,7 @@ the container hosts' base (the same packages, network and apt proxy) plus a kern
 trusts the project's SSH key and takes its address and name from the libvirt network's DHCP.
 """
 
+import os
 import shutil
 import subprocess
 import tarfile
@@ -103,6 +104,8 @@ def _box(disk: Path, work: Path, box: Path) -> None:
 def build(disk: Path, release: str, control_node: str, public_key: str) -> dict[str, Path]:
     """Builds every file of image_files(disk); the disk is moved into place last, so its
     presence means a complete build."""
+    if os.geteuid() != 0:  # mkfs.ext4 -d copies ownership: the tree must belong to root
+        raise ServiceError("building the image needs root (mmdebstrap in root mode)")
     missing = [pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None]
     if missing:
         raise ServiceError(f"missing Debian packages: {' '.join(missing)} (apt-get install them)")
