@@ -63,3 +63,40 @@ format: venv ## ruff format and autofix
 
 clean: ## remove the virtualenv (the artifact cache is kept; it lives outside the clone)
 	rm -rf $(VENV) build *.egg-info
+
+# Multi-host clusters: cluster.yml -> VMs (terraform/ or the Vagrantfile) -> ansible/inventories/cluster.
+.PHONY: cluster-inventory cluster-image cluster-tfvars terraform-check scale-out scale-in
+
+PROFILE ?= small
+CLUSTER_INVENTORY := ansible/inventories/cluster
+TERRAFORM ?= terraform
+# ansible-playbook as `sdp platform` runs it: ansible/ansible.cfg, on the cluster inventory.
+CLUSTER_PLAYBOOK = cd ansible && ANSIBLE_CONFIG=ansible.cfg $(CURDIR)/$(BIN)/ansible-playbook -i $(CURDIR)/$(CLUSTER_INVENTORY)
+
+cluster-inventory: venv ## ansible/inventories/cluster from cluster.yml (PROFILE=small|full)
+	$(SDP) cluster inventory --profile $(PROFILE) -o $(CLUSTER_INVENTORY)/hosts.yml
+
+cluster-image: venv ## the VMs' base image and Vagrant box, from Debian's mirror (mmdebstrap; root; ~3 min)
+	$(SDP) cluster image --profile $(PROFILE)
+
+cluster-tfvars: venv ## terraform/terraform.tfvars.json: PROFILE, the base image, this machine's KVM or TCG
+	$(SDP) cluster tfvars --profile $(PROFILE) > terraform/terraform.tfvars.json
+
+terraform-check: venv ## terraform init (offline, from the bundle's provider mirror), fmt -check, validate, test (mocked)
+	mkdir -p terraform/.terraform
+	$(SDP) artifacts terraformrc > terraform/.terraform/sdp.tfrc
+	cd terraform && export TF_CLI_CONFIG_FILE=$$PWD/.terraform/sdp.tfrc TF_IN_AUTOMATION=1 && \
+		$(TERRAFORM) init -input=false -backend=false && \
+		$(TERRAFORM) fmt -check -recursive -diff && \
+		$(TERRAFORM) validate && \
+		$(TERRAFORM) test -var 'scaled_spec="../cluster.yml"' -var scale_added=0
+
+scale-out: venv ## configure only the hosts a raised count added: make scale-out HOSTS=sdp-spark-worker3[,...]
+	@test -n "$(HOSTS)" || { echo "usage: make scale-out HOSTS=host1,host2 (the hosts cluster.yml added)"; exit 2; }
+	$(SDP) cluster serve --profile $(PROFILE)  # the new hosts install from these two
+	$(CLUSTER_PLAYBOOK) scale.yml --limit '$(HOSTS),postgres'
+
+scale-in: venv ## decommission a Spark worker gracefully: make scale-in HOST=sdp-spark-worker3
+	@test -n "$(HOST)" || { echo "usage: make scale-in HOST=sdp-spark-workerN (then lower its count in cluster.yml)"; exit 2; }
+	$(CLUSTER_PLAYBOOK) playbooks/decommission-spark-worker.yml --limit '$(HOST)'
+	@echo "$(HOST) is decommissioned: lower its pool's count in cluster.yml, then make cluster-inventory and terraform apply (or vagrant destroy $(HOST))"

@@ -4,6 +4,7 @@ import typer
 
 from generator.cli import register as register_generator
 from sdp.bundle.cli import app as artifacts_app
+from sdp.cluster.cli import app as cluster_app
 from sdp.hosts.cli import app as hosts_app
 from sdp.local.cli import app as local_app
 from sdp.platform.cli import app as platform_app
@@ -17,6 +18,7 @@ app.add_typer(local_app, name="local")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(platform_app, name="platform")
 app.add_typer(stream_app, name="stream")
+app.add_typer(cluster_app, name="cluster")
 register_generator(app)
 
 

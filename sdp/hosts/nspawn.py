@@ -128,13 +128,32 @@ def _run(cmd: list[str], what: str) -> str:
     return result.stdout
 
 
+def state_dir() -> Path:
+    """SDP_HOSTS_DIR: base image, overlays, the project's SSH key, logs."""
+    return Path(os.environ.get("SDP_HOSTS_DIR", "/var/lib/sdp-hosts"))
+
+
+def ssh_key_path(state: Path) -> Path:
+    return state / "ssh" / "id_ed25519"
+
+
+def ensure_ssh_key(key: Path) -> None:
+    """The project's SSH key (container hosts and VM images trust it), created once."""
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        _run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sdp-hosts", "-f", str(key)],
+            "creating the SSH key",
+        )
+
+
 class ContainerHosts:
     def __init__(self, spec: HostsSpec, state_dir: Path):
         self.spec, self.dir = spec, state_dir
 
     @property
     def key(self) -> Path:
-        return self.dir / "ssh" / "id_ed25519"
+        return ssh_key_path(self.dir)
 
     def check_tools(self) -> None:
         if os.geteuid() != 0:
@@ -300,31 +319,12 @@ class ContainerHosts:
         ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
         (ssh / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
 
-    def ssh_key(self) -> None:
-        if not self.key.exists():
-            self.key.parent.mkdir(parents=True, exist_ok=True)
-            _run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    "sdp-hosts",
-                    "-f",
-                    str(self.key),
-                ],
-                "creating the SSH key",
-            )
-
     def pidfile(self, host: Host) -> Path:
         return self.dir / "run" / f"{host.name}.pid"
 
     def up(self, timeout: float = 60.0) -> list[Host]:
         self.check_tools()
-        self.ssh_key()
+        ensure_ssh_key(self.key)
         base = self.base()
         self.bridge()
         self.apt_proxy()

@@ -1,0 +1,89 @@
+# One libvirt network and one VM per host of a cluster.yml profile. Raising a pool's count in
+# cluster.yml and applying adds machines and leaves the existing ones alone: every resource is
+# keyed by host name, and names and addresses are derived deterministically (terraform/spec).
+
+module "spec" {
+  source    = "./spec"
+  spec_file = coalesce(var.spec_file, "${path.module}/../cluster.yml")
+  profile   = var.profile
+}
+
+locals {
+  network = module.spec.network
+}
+
+# Air-gapped: mode "none" gives the hosts no route out; they reach only this machine, at the
+# network's first address, where the artifact server (8765) and the apt proxy (3142) listen.
+resource "libvirt_network" "cluster" {
+  name      = local.network.name
+  mode      = "none"
+  bridge    = local.network.bridge
+  addresses = [local.network.cidr]
+  autostart = true
+  dhcp {
+    enabled = true
+  }
+  dns {
+    enabled    = true
+    local_only = true
+  }
+}
+
+resource "libvirt_volume" "base" {
+  name   = "${module.spec.image}.qcow2"
+  pool   = var.pool
+  source = var.base_image
+  format = "qcow2"
+}
+
+resource "libvirt_volume" "root" {
+  for_each       = module.spec.machines
+  name           = "${each.key}.qcow2"
+  pool           = var.pool
+  base_volume_id = libvirt_volume.base.id
+  format         = "qcow2"
+  # The image grows its file system to the volume on boot (sdp-growfs.service).
+  size = each.value.disk * 1024 * 1024 * 1024
+}
+
+resource "libvirt_domain" "host" {
+  for_each  = module.spec.machines
+  name      = each.key
+  type      = var.domain_type
+  vcpu      = each.value.vcpu
+  memory    = each.value.memory
+  autostart = true
+
+  # Direct kernel boot: the image is one ext4 file system, without a partition table or a boot
+  # loader, so building it needs no loop devices.
+  kernel  = var.kernel
+  initrd  = var.initrd
+  cmdline = [{ root = "/dev/vda", console = "ttyS0", _ = "rw" }]
+
+  disk {
+    volume_id = libvirt_volume.root[each.key].id
+  }
+
+  # The address is a DHCP reservation (and a DNS name) on the network: one image serves
+  # every host, without cloud-init.
+  network_interface {
+    network_id = libvirt_network.cluster.id
+    hostname   = each.key
+    addresses  = [each.value.address]
+  }
+
+  console {
+    type        = "pty"
+    target_type = "serial"
+    target_port = "0"
+  }
+
+  # The CPU model and TCG's cache cap are not in the provider's schema.
+  xml {
+    xslt = templatefile("${path.module}/domain.xsl.tftpl", {
+      tcg              = var.domain_type == "qemu"
+      cpu_model        = var.cpu_model
+      tcg_tb_cache_mib = var.tcg_tb_cache_mib
+    })
+  }
+}
