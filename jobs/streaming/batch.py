@@ -225,7 +225,9 @@ class BatchWriter:
         started = datetime.now(UTC)
         ingest = F.lit(started)
         watch = Stopwatch()
-        kafka = kafka.persist()
+        # One partition per core, not one per Kafka partition: a batch runs some twenty small
+        # jobs over these rows, and on a small cluster per-task overhead dominates them.
+        kafka = kafka.coalesce(spark.sparkContext.defaultParallelism).persist()
         log_rows, dead_frames, cached = [], [], []
         try:
             with watch.phase("classify"):

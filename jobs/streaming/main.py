@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     spark = SparkSession.builder.appName(settings.query_name).getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")  # the journal keeps this job's own lines readable
     query = start(spark, spec, settings)
     log.info("query %s started (checkpoint %s)", query.id, settings.checkpoint)
     started_file = os.environ.get("SDP_STREAM_STARTED_FILE")

@@ -45,19 +45,23 @@ def produce(inv, messages: list[tuple[str, bytes | None, bytes | None]]) -> list
     """(topic, partition, offset) of each message, produced with acks=all."""
     from confluent_kafka import Producer
 
-    delivered = []
+    delivered: list[tuple | None] = [None] * len(messages)
+
+    def on_delivery(i: int):
+        def report(err, msg):
+            delivered[i] = (err, msg.topic(), msg.partition(), msg.offset())
+
+        return report
+
     producer = Producer({"bootstrap.servers": bootstrap(inv), "acks": "all", "linger.ms": 20})
-    for topic, key, value in messages:
-        producer.produce(
-            topic, value, key,
-            on_delivery=lambda err, msg: delivered.append(
-                (err, msg.topic(), msg.partition(), msg.offset())
-            ),
-        )  # fmt: skip
+    for i, (topic, key, value) in enumerate(messages):
+        producer.produce(topic, value, key, on_delivery=on_delivery(i))
         producer.poll(0)
     assert producer.flush(60) == 0
-    assert all(err is None for err, *_ in delivered), [d for d in delivered if d[0]][:3]
-    return [tuple(d[1:]) for d in delivered]
+    assert all(d is not None and d[0] is None for d in delivered), [
+        d for d in delivered if d is None or d[0]
+    ][:3]
+    return [d[1:] for d in delivered]
 
 
 def as_messages(records: list[dict]) -> list[tuple]:
@@ -126,8 +130,11 @@ def check_gold_revenue(lake, serving, produced: list[dict]) -> None:
 
 def fresh_start(lake) -> datetime:
     """A start time whose windows the watermark has not closed and no earlier run touched:
-    past the newest event the stream has seen, and at most 30 minutes back."""
+    past the newest event the stream has seen (once it has caught up with what Kafka holds),
+    and at most 30 minutes back."""
     from pyiceberg.exceptions import NoSuchTableError
+
+    reconcile()
 
     newest = datetime.now(UTC) - timedelta(minutes=30)
     try:
