@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -140,17 +140,17 @@ def latency(args, inv, lake) -> dict:
             dbname=settings.platform("sdp_serving_db"), user="serving",
             password=read_secret(inv.cluster_name, "postgres-serving"), autocommit=True,
         ) as conn:  # fmt: skip
-            base = conn.execute(
-                "SELECT coalesce(sum(events), 0) FROM serving.event_counts WHERE window_start >= %s",
-                (window_start,),
-            ).fetchone()[0]
-            while not done.wait(0.5):
-                n = conn.execute(
+
+            def count() -> int:
+                return conn.execute(
                     "SELECT coalesce(sum(events), 0) FROM serving.event_counts "
                     "WHERE window_start >= %s",
                     (window_start,),
                 ).fetchone()[0]
-                visible.append((time.time(), int(n - base)))
+
+            base = count()
+            while not done.wait(0.5):
+                visible.append((time.time(), int(count() - base)))
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
