@@ -235,3 +235,24 @@ def test_kill_and_restart_loses_and_duplicates_nothing(platform, lake, serving, 
     check_gold_revenue(lake, serving, produced)
     restarts = sdp(*host, "systemctl", "show", "-p", "NRestarts", "--value", "sdp-stream")
     assert int(restarts.stdout.strip() or 0) >= 1
+
+
+def test_maintenance_while_the_stream_runs_keeps_every_row(platform, lake, tmp_path):
+    tables = ["lake.bronze.shopping_events", "lake.silver.shopping_events",
+              "lake.gold.sales_by_category", "lake.bronze.dead_letter"]  # fmt: skip
+    before = {
+        t: lake.load_table(t.removeprefix("lake.")).scan().to_arrow().num_rows for t in tables
+    }
+    seed = random.randrange(1 << 30)
+    produced = generate(tmp_path, "third", 2000, fresh_start(lake), seed)
+    offsets = produce(platform, as_messages(produced))  # the stream works while maintenance runs
+    args = [a for t in tables for a in ("--table", t)]
+    result = sdp("stream", "maintain", "-i", INVENTORY, "--", *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert sorted(line.split()[1] for line in result.stdout.splitlines()) == sorted(tables)
+    report = reconcile()
+    assert all(t["ok"] for t in report["topics"]), report
+    assert_exactly_once(lake, produced, offsets)
+    own = sum(1 for r in produced if r["topic"] == "shopping-events")
+    after = lake.load_table("bronze.shopping_events").scan().to_arrow().num_rows
+    assert after == before["lake.bronze.shopping_events"] + own
