@@ -17,11 +17,12 @@ CORRUPT = "_corrupt_record"
 REASON = "_reason"
 # Ingest metadata every bronze row carries. Not `_partition`: Iceberg reserves it; not
 # `_ingest_time`: CDC records carry their own.
+# Column → (Kafka source column, type).
 METADATA = {
-    "_kafka_topic": "topic",
-    "_kafka_partition": "partition",
-    "_kafka_offset": "offset",
-    "_kafka_timestamp": "timestamp",
+    "_kafka_topic": ("topic", T.StringType()),
+    "_kafka_partition": ("partition", T.IntegerType()),
+    "_kafka_offset": ("offset", T.LongType()),
+    "_kafka_timestamp": ("timestamp", T.TimestampType()),
 }
 DEAD_LETTER_SCHEMA = T.StructType(
     [
@@ -141,7 +142,7 @@ def classify(
 def good_rows(classified: DataFrame, spec: TopicSpec, ingest_time: Column) -> DataFrame:
     """Bronze rows: every schema field as parsed (structs and arrays kept) plus ingest metadata."""
     fields = [F.col("record")[f].alias(f) for f in spec.schema.fieldNames()]
-    metadata = [F.col(source).alias(name) for name, source in METADATA.items()]
+    metadata = [F.col(source).alias(name) for name, (source, _) in METADATA.items()]
     return classified.where(F.col(REASON).isNull()).select(
         *fields, *metadata, ingest_time.alias("_ingested_at")
     )

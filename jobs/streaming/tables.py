@@ -47,14 +47,6 @@ BATCH_LOG_SCHEMA = T.StructType(
     ]
 )
 
-KAFKA_METADATA_TYPES = {
-    "_kafka_topic": T.StringType(),
-    "_kafka_partition": T.IntegerType(),
-    "_kafka_offset": T.LongType(),
-    "_kafka_timestamp": T.TimestampType(),
-}
-
-
 def nullable(data_type: T.DataType) -> T.DataType:
     """The same type with every field and element nullable, all the way down."""
     if isinstance(data_type, T.StructType):
@@ -66,7 +58,7 @@ def nullable(data_type: T.DataType) -> T.DataType:
 
 def topic_table_schema(spec: TopicSpec) -> T.StructType:
     """Bronze and silver columns: the topic's fields, then Kafka and ingest metadata."""
-    extra = [T.StructField(name, KAFKA_METADATA_TYPES[name]) for name in METADATA]
+    extra = [T.StructField(name, data_type) for name, (_, data_type) in METADATA.items()]
     return nullable(
         T.StructType(
             [*spec.schema.fields, *extra, T.StructField("_ingested_at", T.TimestampType())]
