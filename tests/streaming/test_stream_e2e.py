@@ -35,7 +35,7 @@ def generate(tmp: Path, name: str, count: int, start: datetime, seed: int) -> li
     out = tmp / f"{name}.jsonl"
     result = sdp(
         "generate", "--out", str(out), "--count", str(count), "--seed", str(seed),
-        "--start", start.isoformat(), "--unpaced", "--rate", "20",
+        "--start", start.isoformat(), "--unpaced", "--rate", "100",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return [orjson.loads(line) for line in out.read_bytes().splitlines()]
@@ -129,13 +129,12 @@ def check_gold_revenue(lake, serving, produced: list[dict]) -> None:
 
 
 def fresh_start(lake) -> datetime:
-    """A start time whose windows the watermark has not closed and no earlier run touched:
-    past the newest event the stream has seen (once it has caught up with what Kafka holds),
-    and at most 30 minutes back."""
+    """A start time whose windows no earlier run touched and the watermark has not closed: the
+    first window boundary after the newest event the stream has seen (once it has caught up
+    with Kafka), and at most 30 minutes back."""
     from pyiceberg.exceptions import NoSuchTableError
 
     reconcile()
-
     newest = datetime.now(UTC) - timedelta(minutes=30)
     try:
         log = lake.load_table("ops.stream_batches").scan(selected_fields=("watermark",))
@@ -143,9 +142,11 @@ def fresh_start(lake) -> datetime:
     except NoSuchTableError:
         marks = []
     if marks:  # watermark = newest event time − 10 minutes (the role's default)
-        newest = max(newest, max(marks) + timedelta(minutes=11))
-    start = newest.replace(microsecond=0) + WINDOW
-    assert start < datetime.now(UTC) + timedelta(minutes=20), f"earlier runs reach {start}"
+        newest = max(newest, max(marks) + timedelta(minutes=10))
+    start = window_of(newest.isoformat()) + WINDOW
+    assert start < datetime.now(UTC) + timedelta(minutes=30), (
+        f"earlier runs' events reach {start}: the stream's future limit is near"
+    )
     return start
 
 
