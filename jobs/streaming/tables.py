@@ -47,6 +47,7 @@ BATCH_LOG_SCHEMA = T.StructType(
     ]
 )
 
+
 def nullable(data_type: T.DataType) -> T.DataType:
     """The same type with every field and element nullable, all the way down."""
     if isinstance(data_type, T.StructType):
