@@ -68,7 +68,9 @@ def maintain(
         f"retain_last => {retain_last})"
     ).first()
     orphans = spark.sql(
-        f"{call}.remove_orphan_files(table => '{name}', older_than => {_ts(now - orphan_age)})"
+        # prefix_listing: list through the table's S3FileIO (Hadoop has no s3:// file system here)
+        f"{call}.remove_orphan_files(table => '{name}', older_than => {_ts(now - orphan_age)}, "
+        "prefix_listing => true)"
     ).collect()
     return {
         "rewritten_files": rewrite["rewritten_data_files_count"],
