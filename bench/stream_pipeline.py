@@ -72,7 +72,7 @@ def describe_batches(batches: list[dict]) -> dict:
     durations = [(b["finished_at"] - b["started_at"]).total_seconds() for b in batches]
     phases: dict[str, float] = {}
     for b in batches:
-        for k, v in (b["seconds"] or {}).items():
+        for k, v in dict(b["seconds"] or {}).items():  # pyiceberg gives maps as pairs
             phases[k] = phases.get(k, 0.0) + v
     total = sum(durations)
     return {
@@ -114,6 +114,7 @@ class RecordingSink:
 
     def __init__(self, inner):
         self.inner, self.times = inner, []
+        self.sent = inner.sent  # run_generate reads the per-topic counts
 
     def send(self, topic: str, key, value: bytes) -> None:
         if topic == "shopping-events":
