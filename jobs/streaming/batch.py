@@ -20,6 +20,7 @@ from pyspark.sql import types as T
 from jobs.streaming.config import (
     BATCH_LOG_TABLE,
     DEAD_LETTER_TABLE,
+    WINDOW_MINUTES,
     StreamSettings,
     TopicSpec,
 )
@@ -32,7 +33,8 @@ log = logging.getLogger("sdp.stream")
 
 BATCH_PROPERTY = "sdp.batch-id"
 QUERY_PROPERTY = "sdp.query"
-WINDOW_MICROS = 5 * 60 * 1_000_000
+MICROS_PER_MINUTE = 60 * 1_000_000
+WINDOW_MICROS = WINDOW_MINUTES * MICROS_PER_MINUTE
 
 
 def micros(column: Column) -> Column:
@@ -184,7 +186,7 @@ class BatchWriter:
         watermark = self.watermarks.get(spec.topic)
         closed = {r["ws"] for r in windows if watermark and r["ws"] + WINDOW_MICROS <= watermark}
         open_windows = sorted({r["ws"] for r in windows} - closed)
-        delay = int(self.settings.watermark_minutes * 60 * 1_000_000)
+        delay = int(self.settings.watermark_minutes * MICROS_PER_MINUTE)
         newest = max(r["newest"] for r in windows) - delay
         self.watermarks[spec.topic] = max(watermark or newest, newest)
         if open_windows:

@@ -11,7 +11,8 @@ CATALOG = "lake"
 LAYERS = ("bronze", "silver", "gold", "ops")
 DEAD_LETTER_TABLE = f"{CATALOG}.bronze.dead_letter"
 BATCH_LOG_TABLE = f"{CATALOG}.ops.stream_batches"
-WINDOW = "5 minutes"
+WINDOW_MINUTES = 5  # gold windows
+WINDOW = f"{WINDOW_MINUTES} minutes"
 
 
 class SpecError(ValueError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.streaming.config import WINDOW
+from jobs.streaming.config import CATALOG, WINDOW
 
 TOP_N = 10
 NO_CATEGORY = "(none)"
@@ -23,7 +23,7 @@ class GoldTable:
 
     @property
     def fqn(self) -> str:
-        return f"lake.gold.{self.name}"
+        return f"{CATALOG}.gold.{self.name}"
 
 
 SALES_BY_CATEGORY = GoldTable("sales_by_category", ("category",))
