@@ -40,7 +40,7 @@ status: venv ## use every service for real; non-zero naming what is down
 down: venv ## stop every service and power the container hosts off; data stays
 	$(SDP) platform down -i $(INVENTORY)
 
-test: artifacts ## the whole test suite: pytest against real services, then every role's molecule scenarios
+test: artifacts ## the whole test suite: pytest against real services (test-cluster too), then every role's molecule scenarios
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) test-roles
 
@@ -65,13 +65,17 @@ clean: ## remove the virtualenv (the artifact cache is kept; it lives outside th
 	rm -rf $(VENV) build *.egg-info
 
 # Multi-host clusters: cluster.yml -> VMs (terraform/ or the Vagrantfile) -> ansible/inventories/cluster.
-.PHONY: cluster-inventory cluster-image cluster-tfvars terraform-check scale-out scale-in
+.PHONY: cluster-inventory cluster-image cluster-tfvars terraform-check cluster-up scale-out scale-in \
+	monitoring-targets test-cluster vm-host test-vm
 
 PROFILE ?= small
-CLUSTER_INVENTORY := ansible/inventories/cluster
+CLUSTER_INVENTORY ?= ansible/inventories/cluster
+# vms: the inventory's hosts run already (terraform apply, vagrant up); containers: boot them as
+# container hosts on this machine (sdp hosts).
+MACHINES ?= vms
 TERRAFORM ?= terraform
-# ansible-playbook as `sdp platform` runs it: ansible/ansible.cfg, on the cluster inventory.
-CLUSTER_PLAYBOOK = cd ansible && ANSIBLE_CONFIG=ansible.cfg $(CURDIR)/$(BIN)/ansible-playbook -i $(CURDIR)/$(CLUSTER_INVENTORY)
+comma := ,
+CLUSTER = -i $(CLUSTER_INVENTORY) --machines $(MACHINES)
 
 cluster-inventory: venv ## ansible/inventories/cluster from cluster.yml (PROFILE=small|full)
 	$(SDP) cluster inventory --profile $(PROFILE) -o $(CLUSTER_INVENTORY)/hosts.yml
@@ -91,12 +95,26 @@ terraform-check: venv ## terraform init (offline, from the bundle's provider mir
 		$(TERRAFORM) validate && \
 		$(TERRAFORM) test -var 'scaled_spec="../cluster.yml"' -var scale_added=0
 
+cluster-up: artifacts ## site.yml on the cluster's machines (MACHINES=vms|containers), then every check
+	$(SDP) platform up $(CLUSTER)
+
 scale-out: venv ## configure only the hosts a raised count added: make scale-out HOSTS=sdp-spark-worker3[,...]
 	@test -n "$(HOSTS)" || { echo "usage: make scale-out HOSTS=host1,host2 (the hosts cluster.yml added)"; exit 2; }
-	$(SDP) cluster serve --profile $(PROFILE)  # the new hosts install from these two
-	$(CLUSTER_PLAYBOOK) scale.yml --limit '$(HOSTS),postgres'
+	$(SDP) platform scale-out $(CLUSTER) $(subst $(comma), ,$(HOSTS))
 
-scale-in: venv ## decommission a Spark worker gracefully: make scale-in HOST=sdp-spark-worker3
-	@test -n "$(HOST)" || { echo "usage: make scale-in HOST=sdp-spark-workerN (then lower its count in cluster.yml)"; exit 2; }
-	$(CLUSTER_PLAYBOOK) playbooks/decommission-spark-worker.yml --limit '$(HOST)'
-	@echo "$(HOST) is decommissioned: lower its pool's count in cluster.yml, then make cluster-inventory and terraform apply (or vagrant destroy $(HOST))"
+scale-in: venv ## decommission Spark workers gracefully: make scale-in HOSTS=sdp-spark-worker3[,...]
+	@test -n "$(HOSTS)" || { echo "usage: make scale-in HOSTS=sdp-spark-workerN (then lower its count in cluster.yml)"; exit 2; }
+	$(SDP) platform scale-in -i $(CLUSTER_INVENTORY) $(subst $(comma), ,$(HOSTS))
+
+monitoring-targets: venv ## Prometheus' targets from the inventory again (after a scale-in)
+	$(SDP) platform up $(CLUSTER) -- --tags prometheus --limit monitoring
+
+test-cluster: artifacts ## site.yml on 7 container hosts (Kafka x3, MinIO x4, Spark), smoke, scale out and in
+	$(BIN)/pytest tests/multihost $(PYTEST_ARGS)
+
+vm-host: venv ## this machine runs VMs: vagrant, libvirt, QEMU from Debian; libvirtd answering
+	$(SDP) artifacts host-deps --component vm-host || $(SDP) artifacts host-deps --component vm-host --install
+	$(SDP) cluster vm-host
+
+test-vm: artifacts vm-host ## opt-in, slow under TCG: vagrant up the small profile, site.yml on the VMs, the same smoke
+	SDP_TEST_VM=1 $(BIN)/pytest tests/vm -rP $(PYTEST_ARGS)

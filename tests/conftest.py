@@ -21,6 +21,7 @@ from sdp.local.services import Kafka, MinIO, Postgres
 from sdp.local.stack import DEFAULT_PORTS, Stack, load_or_create_config
 from sdp.paths import REPO_ROOT
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
+from tests import timings
 
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
@@ -83,6 +84,16 @@ def shared_datasets() -> Path:
 
 
 SDP = str(Path(sys.executable).with_name("sdp"))
+
+
+@pytest.fixture(scope="session")
+def stopwatch():
+    """`with stopwatch("what"):` times a step; the session's summary lists every step."""
+    return timings.Stopwatch
+
+
+def pytest_terminal_summary(terminalreporter):
+    timings.report(terminalreporter)
 
 
 def sdp(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:

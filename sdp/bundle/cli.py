@@ -138,9 +138,23 @@ def path():
 @_fails_cleanly
 def host_deps(
     install: Annotated[bool, typer.Option(help="apt-get install what is missing")] = False,
+    component: Annotated[
+        list[str] | None,
+        typer.Option(help="only these apt components (optional ones are left out otherwise)"),
+    ] = None,
 ):
     """Check (or install) the Debian packages the manifest lists for this host."""
-    packages = [p for c in load_manifest().of_kind("apt") for p in c.get("packages", [])]
+    apt = {c.name: c for c in load_manifest().of_kind("apt")}
+    unknown = sorted(set(component or []) - set(apt))
+    if unknown:
+        console.print(f"[red]no apt component[/red] {', '.join(unknown)}; have {', '.join(apt)}")
+        raise typer.Exit(2)
+    chosen = (
+        [apt[n] for n in component]
+        if component
+        else [c for c in apt.values() if not c.get("optional")]
+    )
+    packages = [p for c in chosen for p in c.get("packages", [])]
     missing = missing_packages(packages)
     if not missing:
         console.print(f"installed: {' '.join(packages)}")

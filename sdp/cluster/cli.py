@@ -146,13 +146,25 @@ def serve(profile: ProfileOpt = "small", spec: SpecOpt = CLUSTER_FILE):
     network = HostsSpec(cluster.network.bridge, cluster.network.gateway, RELEASE, hosts=[])
     services = ContainerHosts(network, state_dir())
     try:
-        services.apt_proxy()
-        services.artifact_server()
+        services.serve()
     except ServiceError as exc:
         raise _fail(f"{exc} (is the network up?)") from None
     address = cluster.network.address
     console.print(f"apt proxy http://{address}:{APT_PROXY_PORT}")
     console.print(f"artifacts http://{address}:{ARTIFACT_PORT}")
+
+
+@app.command("vm-host")
+def vm_host():
+    """Get this machine ready to run the VMs: libvirtd answering (started by hand where systemd
+    is not PID 1), /dev/kvm as udev leaves it, vagrant-libvirt's default storage pool."""
+    from sdp.cluster.vmhost import ensure_libvirt
+
+    try:
+        console.print(ensure_libvirt())
+    except ServiceError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"accelerator: {accel.detect().domain_type}")
 
 
 @app.command()

@@ -33,6 +33,7 @@ APT_PROXY_PORT = 3142
 ARTIFACT_PORT = 8765
 DEFAULT_BRIDGE, DEFAULT_GATEWAY = "sdpbr0", "10.231.0.1/24"
 DEBIAN_MIRROR = "http://deb.debian.org/debian/"
+CONTROL_SERVICES = ("apt-proxy-", "artifacts-")  # pidfile prefixes of the control node's services
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,15 @@ class ContainerHosts:
     def gateway_ip(self) -> str:
         return str(ipaddress.ip_interface(self.spec.gateway).ip)
 
+    def service_pidfile(self, service: str) -> Path:
+        """One instance of each control-node service per network: it binds the bridge address
+        only (an open apt proxy on every interface would serve the LAN too)."""
+        return self.dir / "run" / f"{service}-{self.gateway_ip}.pid"
+
     def apt_proxy(self) -> None:
         """apt-cacher-ng on the bridge address: the hosts have no route out, apt goes through it."""
-        state = self.dir / "apt-proxy"
-        pidfile = self.dir / "run" / "apt-proxy.pid"
+        state = self.dir / "apt-proxy" / self.gateway_ip
+        pidfile = self.service_pidfile("apt-proxy")
         if read_pid(pidfile) is not None:
             return
         conf = state / "conf"
@@ -235,22 +241,22 @@ class ContainerHosts:
                 f"SocketPath={state / 'socket'}",
             ],
             pidfile,
-            self.dir / "logs" / "apt-proxy.log",
+            self.dir / "logs" / f"{pidfile.stem}.log",
         )
         wait_until(
             lambda: port_open(APT_PROXY_PORT, self.gateway_ip),
             20,
             "apt-cacher-ng",
-            self.dir / "logs" / "apt-proxy.log",
+            self.dir / "logs" / f"{pidfile.stem}.log",
             pid,
         )
 
     def artifact_server(self) -> None:
         """The bundle over HTTP on the bridge address: the hosts install every artifact from it."""
-        pidfile = self.dir / "run" / "artifacts.pid"
+        pidfile = self.service_pidfile("artifacts")
         if read_pid(pidfile) is not None:
             return
-        log = self.dir / "logs" / "artifacts.log"
+        log = self.dir / "logs" / f"{pidfile.stem}.log"
         pid = spawn(
             [sys.executable, "-m", "sdp.cli", "artifacts", "serve", "--bind", self.gateway_ip,
              "--port", str(ARTIFACT_PORT)],
@@ -261,12 +267,17 @@ class ContainerHosts:
             lambda: port_open(ARTIFACT_PORT, self.gateway_ip), 20, "artifact server", log, pid
         )
 
+    def serve(self) -> None:
+        """The control node's side of the air gap on this network: apt proxy, artifact server."""
+        self.apt_proxy()
+        self.artifact_server()
+
     def running(self) -> list[str]:
         """Names of every host booted from this state directory, from any spec."""
         return sorted(
             p.stem
             for p in (self.dir / "run").glob("*.pid")
-            if p.stem not in ("apt-proxy", "artifacts") and read_pid(p) is not None
+            if not p.stem.startswith(CONTROL_SERVICES) and read_pid(p) is not None
         )
 
     def root(self, host: Host) -> Path:
@@ -327,8 +338,7 @@ class ContainerHosts:
         ensure_ssh_key(self.key)
         base = self.base()
         self.bridge()
-        self.apt_proxy()
-        self.artifact_server()
+        self.serve()
         started = []
         for host in self.spec.hosts:
             if read_pid(self.pidfile(host)) is not None:
@@ -377,8 +387,9 @@ class ContainerHosts:
             if os.path.ismount(root):
                 _run(["umount", str(root)], f"unmounting {host.name}")
         if not self.running():  # hosts of other specs may still use the proxy and the server
-            for service in ("apt-proxy", "artifacts"):
-                stop(self.dir / "run" / f"{service}.pid")
+            for pidfile in (self.dir / "run").glob("*.pid"):
+                if pidfile.stem.startswith(CONTROL_SERVICES):
+                    stop(pidfile)
         return stopped
 
     def destroy(self) -> None:
@@ -388,17 +399,22 @@ class ContainerHosts:
             shutil.rmtree(self.dir / "hosts" / host.name, ignore_errors=True)
 
     def ssh_args(self, host: Host) -> list[str]:
-        return [
-            "ssh",
-            "-i",
-            str(self.key),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=5",
-            f"root@{host.address}",
-        ]
+        return ssh_command(self.key, host.address)
+
+
+def ssh_command(key: Path, address: str) -> list[str]:
+    """ssh to root@address with the project's key; hosts are rebuilt freely, keys not pinned."""
+    return [
+        "ssh",
+        "-i",
+        str(key),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=5",
+        f"root@{address}",
+    ]

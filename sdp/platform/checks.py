@@ -152,6 +152,9 @@ def stream_application(inv: Inventory) -> dict | None:
 
 
 def stream(inv: Inventory) -> str:
+    master = inv.hostvars.get(inv.hosts("spark_master")[0], {})
+    if not master.get("spark_stream_enabled", settings.role("spark", "spark_stream_enabled")):
+        return "disabled in the inventory (spark_stream_enabled: false)"
     found = stream_application(inv)
     if found is None or found["state"] != "RUNNING":
         raise RuntimeError(
@@ -161,6 +164,27 @@ def stream(inv: Inventory) -> str:
     return f"{found['id']} RUNNING with {found.get('cores', '?')} core(s)"
 
 
+def prometheus(inv: Inventory) -> str:
+    """Every inventory host's node exporter is a target, and every target is up."""
+    if not inv.hosts("monitoring"):
+        return "no monitoring host in the inventory"
+    url = (
+        f"http://{inv.addresses('monitoring')[0]}:{settings.platform('prometheus_port')}"
+        "/api/v1/targets?state=active"
+    )
+    targets = _get_json(url)["data"]["activeTargets"]
+    nodes = {t["labels"]["instance"] for t in targets if t["labels"]["job"] == "node"}
+    missing = sorted(set(inv.hostvars) - nodes)
+    if missing:
+        raise RuntimeError(f"hosts not scraped: {', '.join(missing)}")
+    down = sorted(
+        f"{t['labels']['job']}/{t['labels']['instance']}" for t in targets if t["health"] != "up"
+    )
+    if down:
+        raise RuntimeError(f"targets down: {', '.join(down)}")
+    return f"{len(targets)} target(s) up, {len(nodes)} host(s)"
+
+
 CHECKS: dict[str, Callable[[Inventory], str]] = {
     "kafka quorum": kafka_quorum,
     "kafka produce/consume": kafka_roundtrip,
@@ -168,6 +192,7 @@ CHECKS: dict[str, Callable[[Inventory], str]] = {
     "postgres": postgres,
     "spark": spark,
     "stream": stream,
+    "prometheus": prometheus,
 }
 
 

@@ -3,7 +3,8 @@
 import os
 import subprocess
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,22 @@ InventoryOpt = Annotated[
 ]
 
 
+class Machines(StrEnum):
+    containers = "containers"
+    vms = "vms"
+
+
+MachinesOpt = Annotated[
+    Machines | None,
+    typer.Option(
+        help="containers: boot the inventory's hosts as container hosts (the default when every "
+        "host is reached over SSH); vms: the hosts run already (VMs, machines), serve them the "
+        "bundle and the apt proxy on the network's control-node address"
+    ),
+]
+HostsArg = Annotated[list[str], typer.Argument(help="inventory host names", show_default=False)]
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
@@ -47,6 +64,28 @@ def _inventory(path: Path) -> Inventory:
 def _container_hosts(path: Path) -> ContainerHosts:
     state = Path(os.environ.get("SDP_HOSTS_DIR", "/var/lib/sdp-hosts"))
     return ContainerHosts(load_spec(path.resolve()), state)
+
+
+def _machines(inventory: Path, inv: Inventory, machines: Machines | None) -> AbstractContextManager:
+    """Get the hosts ready for a playbook; the context serves the bundle while it runs.
+
+    Container hosts boot (the running ones are left alone, so after a raised count only the new
+    ones start) and get the apt proxy and the artifact server from `sdp hosts up`. VMs on the
+    inventory's network get the same two; other machines get the artifact server on every
+    address for the length of the playbook.
+    """
+    machines = machines or (Machines.containers if inv.container_hosts else Machines.vms)
+    network = any("sdp_container_network" in v for v in inv.hostvars.values())
+    try:
+        if machines is Machines.containers:
+            _container_hosts(inventory).up()
+        elif network:
+            _container_hosts(inventory).serve()
+        else:
+            return serving("0.0.0.0", ARTIFACT_PORT)
+    except ServiceError as exc:
+        raise _fail(str(exc)) from None
+    return nullcontext()
 
 
 def playbook(inventory: Path, name: str, *args: str) -> int:
@@ -73,6 +112,7 @@ def status_table(inv: Inventory) -> bool:
 @app.command()
 def up(
     inventory: InventoryOpt = LOCAL_INVENTORY,
+    machines: MachinesOpt = None,
     ansible_args: Annotated[
         list[str] | None, typer.Argument(help="extra ansible-playbook arguments")
     ] = None,
@@ -80,20 +120,58 @@ def up(
     """Boot the container hosts (if the inventory uses them), run site.yml, check every service."""
     inv = _inventory(inventory)
     started = time.monotonic()
-    if inv.container_hosts:
-        try:
-            _container_hosts(inventory).up()
-        except ServiceError as exc:
-            raise _fail(str(exc)) from None
-    # Container hosts get the artifact server from `sdp hosts up`; otherwise (localhost, hosts
-    # that reach this machine) it serves for the length of the playbook.
-    server = nullcontext() if inv.container_hosts else serving("0.0.0.0", ARTIFACT_PORT)
-    with server:
+    with _machines(inventory, inv, machines):
         if playbook(inventory, "site.yml", *(ansible_args or [])) != 0:
             raise _fail("site.yml failed (the task above names what)")
     healthy = status_table(inv)
     console.print(f"up in {time.monotonic() - started:.0f} s")
     raise typer.Exit(0 if healthy else 1)
+
+
+def _known(inv: Inventory, hosts: list[str], what: str) -> None:
+    unknown = [h for h in hosts if h not in inv.hostvars]
+    if unknown:
+        raise _fail(f"{', '.join(unknown)}: not in {inv.path}; {what}")
+
+
+@app.command("scale-out")
+def scale_out(
+    hosts: HostsArg, inventory: InventoryOpt = LOCAL_INVENTORY, machines: MachinesOpt = None
+):
+    """Configure only the hosts a raised count added (scale.yml --limit), then check everything.
+
+    The PostgreSQL host (its pg_hba.conf admits the inventory's hosts) and the monitoring host
+    (Prometheus' targets) are in the limit too: they must learn the new hosts.
+    """
+    inv = _inventory(inventory)
+    _known(inv, hosts, "raise the pool's count in cluster.yml and regenerate the inventory first")
+    started = time.monotonic()
+    with _machines(inventory, inv, machines):
+        limit = ",".join([*hosts, "postgres", "monitoring"])
+        if playbook(inventory, "scale.yml", "--limit", limit) != 0:
+            raise _fail("scale.yml failed (the task above names what)")
+    healthy = status_table(inv)
+    console.print(f"scaled out by {len(hosts)} host(s) in {time.monotonic() - started:.0f} s")
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command("scale-in")
+def scale_in(hosts: HostsArg, inventory: InventoryOpt = LOCAL_INVENTORY):
+    """Decommission Spark workers gracefully; then lower their pool's count in cluster.yml."""
+    inv = _inventory(inventory)
+    _known(inv, hosts, "scale-in takes hosts the inventory still lists")
+    not_workers = [h for h in hosts if h not in inv.hosts("spark_worker")]
+    if not_workers:
+        raise _fail(f"{', '.join(not_workers)}: not Spark workers; scale-in removes Spark workers")
+    started = time.monotonic()
+    limit = ",".join(hosts)
+    if playbook(inventory, "playbooks/decommission-spark-worker.yml", "--limit", limit) != 0:
+        raise _fail("decommissioning failed (the task above names what)")
+    console.print(
+        f"decommissioned {limit} in {time.monotonic() - started:.0f} s. Next: lower the pool's "
+        "count in cluster.yml, regenerate the inventory, remove the machine, and refresh "
+        "Prometheus' targets (make monitoring-targets)"
+    )
 
 
 @app.command()

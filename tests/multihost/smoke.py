@@ -1,0 +1,177 @@
+"""What a deployed multi-host cluster must do, checked from the control node against the real
+services. Shared by the container-host cluster (tests/multihost) and the VMs (tests/vm)."""
+
+import json
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import boto3
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir
+from sdp.platform import settings
+from sdp.platform.inventory import Inventory
+from sdp.platform.secrets import read_secret
+
+SMOKE_TOPIC = "sdp-smoke"
+
+
+def ssh(inv: Inventory, host: str, command: str, stdin: str | None = None, timeout: float = 600):
+    """A shell command on an inventory host, as Ansible reaches it (root, the project's key)."""
+    argv = [*ssh_command(ssh_key_path(state_dir()), inv.address(host)), command]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def _bootstrap(inv: Inventory) -> str:
+    port = settings.platform("kafka_broker_port")
+    return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
+
+
+def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[int, tuple]:
+    """Per partition of a spec topic: (leader, replicas, in-sync replicas) as broker ids."""
+    metadata = AdminClient({"bootstrap.servers": _bootstrap(inv)}).list_topics(topic, timeout=30)
+    return {
+        p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
+        for p in metadata.topics[topic].partitions.values()
+    }
+
+
+def kafka_roundtrip(inv: Inventory, count: int = 1000) -> int:
+    """Produce `count` keyed messages with acks=all to a 3-partition topic replicated on every
+    broker (up to 3); returns how many distinct ones a fresh consumer group reads back."""
+    bootstrap = _bootstrap(inv)
+    replicas = min(3, len(inv.hosts("kafka_broker")))
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if SMOKE_TOPIC not in admin.list_topics(timeout=30).topics:
+        admin.create_topics([NewTopic(SMOKE_TOPIC, 3, replicas)])[SMOKE_TOPIC].result(60)
+    run = uuid.uuid4().hex
+    errors = []
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    for i in range(count):
+        producer.produce(
+            SMOKE_TOPIC,
+            f"{run}:{i}".encode(),
+            key=str(i).encode(),
+            on_delivery=lambda err, _msg: err and errors.append(err),
+        )
+    if producer.flush(60) or errors:
+        raise KafkaException(errors[0] if errors else "messages still queued after 60 s")
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"sdp-smoke-{run}",
+         "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )  # fmt: skip
+    seen: set[str] = set()
+    try:
+        consumer.subscribe([SMOKE_TOPIC])
+        deadline = time.monotonic() + 90
+        while len(seen) < count and time.monotonic() < deadline:
+            msg = consumer.poll(1)
+            if msg is not None and not msg.error() and msg.value().startswith(run.encode()):
+                seen.add(msg.value().decode())
+    finally:
+        consumer.close()
+    return len(seen)
+
+
+def minio_through_every_host(inv: Inventory) -> dict[str, bool]:
+    """Write an object through the first MinIO host; per host: does it read back the same?"""
+    bucket = settings.platform("sdp_bucket_prefix") + "checkpoints"
+    key, body = f"_smoke/{uuid.uuid4().hex}", uuid.uuid4().bytes * 4096  # 64 KiB
+    port = settings.platform("minio_api_port")
+    clients = {
+        host: boto3.client(
+            "s3",
+            endpoint_url=f"http://{inv.address(host)}:{port}",
+            aws_access_key_id=settings.role("minio", "minio_spark_access_key"),
+            aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
+            region_name="us-east-1",
+        )
+        for host in inv.hosts("minio")
+    }
+    first = next(iter(clients.values()))
+    first.put_object(Bucket=bucket, Key=key, Body=body)
+    try:
+        return {
+            host: s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+            for host, s3 in clients.items()
+        }
+    finally:
+        first.delete_object(Bucket=bucket, Key=key)
+
+
+def minio_servers(inv: Inventory) -> list[dict]:
+    """`mc admin info` on a MinIO host: every server of the pool with its drives' states."""
+    mc = settings.platform("sdp_opt_dir") + "/bin/mc"
+    result = ssh(inv, inv.hosts("minio")[0], f"{mc} admin info sdp --json")
+    if result.returncode != 0:
+        raise RuntimeError(f"mc admin info: {result.stderr.strip()}")
+    return json.loads(result.stdout)["info"]["servers"]
+
+
+# Each task sleeps a little, so every executor gets some before the first ones are done; the
+# application starts only when all requested cores are there (minRegisteredResourcesRatio).
+SPARK_JOB = """
+import json, socket, time
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.appName("sdp-smoke").getOrCreate()
+def part(rows):
+    time.sleep(0.5)
+    host = socket.gethostname()
+    for n in rows:
+        yield (host, n)
+rows = spark.sparkContext.parallelize(range(10000), 24).mapPartitions(part)
+df = spark.createDataFrame(rows, "host string, n bigint")
+spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.smoke")
+df.writeTo("lake.smoke.cluster_hosts").createOrReplace()
+back = spark.table("lake.smoke.cluster_hosts").groupBy("host").sum("n").collect()
+print("SMOKE " + json.dumps({r[0]: r[1] for r in back}))
+spark.stop()
+"""
+
+
+def spark_job(inv: Inventory) -> dict[str, int]:
+    """A PySpark job submitted on the master, one single-core executor per worker: it writes an
+    Iceberg table (catalog on PostgreSQL, data on MinIO) and reads it back. Returns the sum of
+    the rows each worker host wrote."""
+    workers = len(inv.hosts("spark_worker"))
+    home = settings.role("spark", "spark_home")
+    conf = settings.role("spark", "spark_conf_dir")
+    job = "/tmp/sdp_smoke_job.py"
+    submit = (
+        f"cat > {job} && chmod 0644 {job} && cd /tmp && runuser -u spark -- "
+        f"env SPARK_CONF_DIR={conf} {home}/bin/spark-submit "
+        f"--conf spark.cores.max={workers} --conf spark.executor.cores=1 "
+        "--conf spark.executor.memory=512m --conf spark.scheduler.minRegisteredResourcesRatio=1.0 "
+        f"--conf spark.scheduler.maxRegisteredResourcesWaitingTime=120s {job}"
+    )
+    result = ssh(inv, inv.hosts("spark_master")[0], submit, stdin=SPARK_JOB)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("SMOKE ")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"spark-submit exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("SMOKE "))
+
+
+def spark_workers(inv: Inventory) -> dict[str, str]:
+    """The master's view: worker address -> state (the latest registration of each address)."""
+    master = inv.addresses("spark_master")[0]
+    url = f"http://{master}:{settings.platform('spark_master_ui_port')}/json/"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        workers = json.load(response)["workers"]
+    states: dict[str, str] = {}
+    for w in workers:  # a restarted worker is listed again; ALIVE wins over an old DEAD entry
+        if states.get(w["host"]) != "ALIVE":
+            states[w["host"]] = w["state"]
+    return states
+
+
+def prometheus_targets(inv: Inventory) -> dict[tuple[str, str], str]:
+    """(job, instance) -> health of every active Prometheus target."""
+    host = inv.addresses("monitoring")[0]
+    url = f"http://{host}:{settings.platform('prometheus_port')}/api/v1/targets?state=active"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        targets = json.load(response)["data"]["activeTargets"]
+    return {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}

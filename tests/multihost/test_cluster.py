@@ -1,0 +1,146 @@
+"""`make test-cluster`: the platform on separate hosts, as Ansible sees them.
+
+Container hosts (systemd, sshd, an address each) from an inventory that `sdp cluster inventory`
+generates from a test spec (cluster.yml here): site.yml on Kafka x3, MinIO x4, PostgreSQL, a
+Spark master and 2 workers, Prometheus; the smoke; then one more worker through the scale
+playbook (a raised count, `sdp platform scale-out` on the new host only) and back
+(`sdp platform scale-in`, a lowered count, Prometheus' targets again).
+"""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sdp.platform.inventory import Inventory, load_inventory
+from tests.conftest import needs_container_hosts, sdp
+from tests.multihost import smoke
+
+pytestmark = [pytest.mark.integration, needs_container_hosts, pytest.mark.timeout(2400)]
+
+SPEC = Path(__file__).with_name("cluster.yml")
+PROFILE = "ci"
+WORKER_POOL = "ct-worker"
+
+
+class SpecCopy:
+    """The test spec copied to a work directory, where the test changes the worker count."""
+
+    def __init__(self, work: Path):
+        self.spec = work / "cluster.yml"
+        self.inventory_dir = work / "inventory"
+        shutil.copy(SPEC, self.spec)
+
+    def workers(self, count: int) -> Inventory:
+        """Set the worker pool's count, regenerate the inventory, return it."""
+        raw = yaml.safe_load(self.spec.read_text())
+        pool = next(p for p in raw["profiles"][PROFILE]["pools"] if p["name"] == WORKER_POOL)
+        pool["count"] = count
+        self.spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+        out = self.inventory_dir / "hosts.yml"
+        done = sdp("cluster", "inventory", "--spec", str(self.spec), "-p", PROFILE, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        return load_inventory(self.inventory_dir)
+
+    def sdp(self, *args: str):
+        result = sdp(*args[:2], "-i", str(self.inventory_dir), *args[2:])
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+        return result
+
+
+def recap_hosts(output: str) -> set[str]:
+    """The hosts a playbook run touched, from its PLAY RECAP lines."""
+    return set(re.findall(r"^(\S+)\s+: ok=", output, re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, stopwatch):
+    work = tmp_path_factory.mktemp("multihost")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SDP_SECRETS_DIR", str(work / "secrets"))  # a fresh cluster, fresh secrets
+        c = SpecCopy(work)
+        c.workers(3)
+        sdp("hosts", "destroy", str(c.inventory_dir))  # leftovers of an interrupted run
+        c.workers(2)
+        # `up` exits 0 only when every status check passes (sdp/platform/checks.py).
+        with stopwatch("site.yml on 7 new container hosts (sdp platform up)"):
+            c.sdp("platform", "up")
+        yield c
+        c.workers(3)
+        sdp("hosts", "destroy", str(c.inventory_dir))
+
+
+def test_kafka_three_brokers_replicate_every_partition(cluster):
+    inv = load_inventory(cluster.inventory_dir)
+    brokers = sorted(inv.hostvars[h]["kafka_node_id"] for h in inv.hosts("kafka_broker"))
+    replication = smoke.kafka_replication(inv)
+    assert replication, "shopping-events has no partitions"
+    for partition, (leader, replicas, isr) in replication.items():
+        assert replicas == brokers, f"partition {partition}: replicas {replicas}"
+        assert isr == brokers, f"partition {partition}: in sync {isr}"
+        assert leader in brokers
+    assert smoke.kafka_roundtrip(inv, 1000) == 1000
+
+
+def test_minio_one_pool_over_four_hosts(cluster):
+    inv = load_inventory(cluster.inventory_dir)
+    servers = smoke.minio_servers(inv)
+    assert len(servers) == 4
+    assert all(s["state"] == "online" for s in servers), servers
+    drives = [d for s in servers for d in s["drives"]]
+    assert len(drives) == 4 and all(d["state"] == "ok" for d in drives), drives
+    assert smoke.minio_through_every_host(inv) == dict.fromkeys(inv.hosts("minio"), True)
+
+
+def test_spark_job_runs_on_both_workers(cluster, stopwatch):
+    inv = load_inventory(cluster.inventory_dir)
+    with stopwatch("Spark smoke job, 2 workers"):
+        sums = smoke.spark_job(inv)
+    assert set(sums) == set(inv.hosts("spark_worker"))
+    assert sum(sums.values()) == sum(range(10000))
+
+
+def test_prometheus_scrapes_every_host(cluster):
+    inv = load_inventory(cluster.inventory_dir)
+    targets = smoke.prometheus_targets(inv)
+    assert {i for job, i in targets if job == "node"} == set(inv.hostvars)
+    assert {i for job, i in targets if job == "spark-worker"} == set(inv.hosts("spark_worker"))
+    assert {i for job, i in targets if job == "minio"} == set(inv.hosts("minio"))
+    assert all(health == "up" for health in targets.values()), targets
+
+
+def test_scale_out_configures_only_the_new_worker(cluster, stopwatch):
+    before = cluster.workers(2)
+    assert sorted(smoke.spark_workers(before).values()) == ["ALIVE", "ALIVE"]
+
+    inv = cluster.workers(3)
+    new = "ct-worker3"
+    with stopwatch("scale-out: boot 1 container host"):
+        sdp("hosts", "up", str(cluster.inventory_dir))
+    with stopwatch("scale-out: sdp platform scale-out ct-worker3"):
+        out = cluster.sdp("platform", "scale-out", new).stdout
+    # Only the new host and the two that must learn it (pg_hba.conf, Prometheus' targets).
+    assert recap_hosts(out) == {new, *inv.hosts("postgres"), *inv.hosts("monitoring")}
+
+    alive = [a for a, state in smoke.spark_workers(inv).items() if state == "ALIVE"]
+    assert sorted(alive) == sorted(inv.addresses("spark_worker"))  # 3 ALIVE
+    assert smoke.prometheus_targets(inv)[("node", new)] == "up"
+    with stopwatch("Spark smoke job, 3 workers"):
+        assert set(smoke.spark_job(inv)) == set(inv.hosts("spark_worker"))
+
+
+def test_scale_in_decommissions_the_worker(cluster, stopwatch):
+    inv = cluster.workers(3)
+    gone = inv.address("ct-worker3")
+    with stopwatch("scale-in: sdp platform scale-in ct-worker3"):
+        cluster.sdp("platform", "scale-in", "ct-worker3")
+    states = smoke.spark_workers(inv)
+    assert states[gone] == "DEAD"
+    assert sorted(s for a, s in states.items() if a != gone) == ["ALIVE", "ALIVE"]
+
+    inv = cluster.workers(2)  # the lowered count; Prometheus forgets the host
+    with stopwatch("scale-in: Prometheus targets again (monitoring host only)"):
+        cluster.sdp("platform", "up", "--", "--tags", "prometheus", "--limit", "monitoring")
+    assert "ct-worker3" not in {i for _, i in smoke.prometheus_targets(inv)}

@@ -1,0 +1,69 @@
+"""`make test-vm` (opt-in, slow under TCG): cluster.yml's small profile as real VMs.
+
+`vagrant up` (vagrant-libvirt, the locally built box, KVM or TCG as detected), then `sdp
+platform up --machines vms` (site.yml from the control node's artifact server and apt proxy on
+the cluster network) and the same smoke as the container-host cluster; `vagrant destroy` at the end.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from sdp.paths import REPO_ROOT
+from sdp.platform.inventory import load_inventory
+from tests.conftest import sdp
+from tests.multihost import smoke
+
+PROFILE = "small"
+INVENTORY = REPO_ROOT / "ansible" / "inventories" / "cluster"
+HOURS = 3600
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        os.environ.get("SDP_TEST_VM") != "1",
+        reason="opt-in (boots 3 VMs; about an hour under TCG): make test-vm",
+    ),
+    pytest.mark.timeout(4 * HOURS),
+]
+
+
+def vagrant(*args: str, timeout: float = HOURS) -> None:
+    env = {**os.environ, "SDP_PROFILE": PROFILE, "VAGRANT_DEFAULT_PROVIDER": "libvirt"}
+    result = subprocess.run(
+        ["vagrant", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def vms(stopwatch):
+    with stopwatch("vm: sdp cluster image (skipped when built)"):
+        built = sdp("cluster", "image", "--profile", PROFILE)
+        assert built.returncode == 0, built.stderr
+    vagrant("destroy", "-f")  # leftovers of an interrupted run
+    try:
+        with stopwatch("vm: vagrant up (3 VMs)"):
+            vagrant("up")
+        with stopwatch("vm: site.yml on the VMs and every check (sdp platform up)"):
+            up = sdp("platform", "up", "-i", str(INVENTORY), "--machines", "vms", timeout=3 * HOURS)
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-3000:]
+        yield load_inventory(INVENTORY)
+    finally:
+        with stopwatch("vm: vagrant destroy"):
+            vagrant("destroy", "-f")
+
+
+def test_smoke_on_the_vms(vms, stopwatch):
+    inv = vms
+    brokers = sorted(inv.hostvars[h]["kafka_node_id"] for h in inv.hosts("kafka_broker"))
+    with stopwatch("vm: smoke (Kafka, MinIO, Spark on every worker, Prometheus)"):
+        for _partition, (_leader, replicas, isr) in smoke.kafka_replication(inv).items():
+            assert replicas == brokers and isr == brokers
+        assert smoke.kafka_roundtrip(inv, 1000) == 1000
+        assert smoke.minio_through_every_host(inv) == dict.fromkeys(inv.hosts("minio"), True)
+        assert set(smoke.spark_job(inv)) == set(inv.hosts("spark_worker"))
+        targets = smoke.prometheus_targets(inv)
+        assert {i for job, i in targets if job == "node"} == set(inv.hostvars)
+        assert all(health == "up" for health in targets.values()), targets
