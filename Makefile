@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SDP := $(BIN)/sdp
 PYTEST_ARGS ?=
 
-ROLES := common java postgres minio kafka spark
+ROLES := common java postgres minio kafka spark prometheus
 
 .PHONY: help venv prereqs artifacts up status down test test-unit test-roles lint format clean
 

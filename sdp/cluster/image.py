@@ -13,7 +13,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from sdp.hosts.nspawn import APT_PROXY_PORT, BASE_PACKAGES
+from sdp.hosts.nspawn import BASE_PACKAGES, write_apt_proxy_conf
 from sdp.local.processes import ServiceError
 
 RELEASE = "bookworm"  # what the roles target (common's preflight checks it)
@@ -60,9 +60,7 @@ def configure_root(root: Path, control_node: str, public_key: str) -> None:
     (network / "99-dhcp.network").write_text(
         "[Match]\nName=en* eth*\n[Network]\nDHCP=ipv4\n[DHCPv4]\nUseHostname=yes\n"
     )
-    (root / "etc" / "apt" / "apt.conf.d" / "01sdp-proxy").write_text(
-        f'Acquire::http::Proxy "http://{control_node}:{APT_PROXY_PORT}";\n'
-    )
+    write_apt_proxy_conf(root, control_node)
     ssh = root / "root" / ".ssh"
     ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
     (ssh / "authorized_keys").write_text(public_key)

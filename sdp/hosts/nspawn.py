@@ -129,6 +129,19 @@ def _run(cmd: list[str], what: str) -> str:
     return result.stdout
 
 
+def write_apt_proxy_conf(root: Path, control_node: str) -> None:
+    """apt on a host goes through the control node's apt-cacher-ng. No pipelining, a read
+    timeout and retries: seven hosts refreshing the same indexes at once through a freshly
+    started apt-cacher-ng left one apt-get waiting forever on a pipelined connection the proxy
+    had closed (measured)."""
+    (root / "etc" / "apt" / "apt.conf.d" / "01sdp-proxy").write_text(
+        f'Acquire::http::Proxy "http://{control_node}:{APT_PROXY_PORT}";\n'
+        'Acquire::http::Pipeline-Depth "0";\n'
+        'Acquire::http::Timeout "30";\n'
+        'Acquire::Retries "3";\n'
+    )
+
+
 def state_dir() -> Path:
     """SDP_HOSTS_DIR: base image, overlays, the project's SSH key, logs."""
     return Path(os.environ.get("SDP_HOSTS_DIR", "/var/lib/sdp-hosts"))
@@ -323,9 +336,7 @@ class ContainerHosts:
         link = wants / "systemd-networkd.service"
         if not link.is_symlink():
             link.symlink_to("/lib/systemd/system/systemd-networkd.service")
-        (root / "etc" / "apt" / "apt.conf.d" / "01sdp-proxy").write_text(
-            f'Acquire::http::Proxy "http://{self.gateway_ip}:{APT_PROXY_PORT}";\n'
-        )
+        write_apt_proxy_conf(root, self.gateway_ip)
         ssh = root / "root" / ".ssh"
         ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
         (ssh / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())

@@ -1,4 +1,5 @@
-"""`make test-vm` (opt-in, slow under TCG): cluster.yml's small profile as real VMs.
+"""`make test-vm` (opt-in, slow under TCG): the small profile's shape as real VMs (tests/vm/
+cluster.yml: 3 machines, every role co-located, sized for an emulated machine).
 
 `vagrant up` (vagrant-libvirt, the locally built box, KVM or TCG as detected), then `sdp
 platform up --machines vms` (site.yml from the control node's artifact server and apt proxy on
@@ -7,16 +8,20 @@ the cluster network) and the same smoke as the container-host cluster; `vagrant 
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from sdp.paths import REPO_ROOT
+from sdp.paths import REPO_ROOT, work_dir
 from sdp.platform.inventory import load_inventory
 from tests.conftest import sdp
 from tests.multihost import smoke
 
-PROFILE = "small"
-INVENTORY = REPO_ROOT / "ansible" / "inventories" / "cluster"
+SPEC = Path(__file__).with_name("cluster.yml")
+PROFILE = "vm"
+# Outside the clone and kept: an interrupted run's VMs are found (and destroyed) by the next.
+STATE = work_dir() / "test-vm"
+INVENTORY = STATE / "inventory"
 HOURS = 3600
 
 pytestmark = [
@@ -30,7 +35,14 @@ pytestmark = [
 
 
 def vagrant(*args: str, timeout: float = HOURS) -> None:
-    env = {**os.environ, "SDP_PROFILE": PROFILE, "VAGRANT_DEFAULT_PROVIDER": "libvirt"}
+    env = {
+        **os.environ,
+        "SDP_SPEC": str(SPEC),
+        "SDP_PROFILE": PROFILE,
+        "SDP_INVENTORY": str(INVENTORY / "hosts.yml"),
+        "VAGRANT_DOTFILE_PATH": str(STATE / ".vagrant"),
+        "VAGRANT_DEFAULT_PROVIDER": "libvirt",
+    }
     result = subprocess.run(
         ["vagrant", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -40,7 +52,7 @@ def vagrant(*args: str, timeout: float = HOURS) -> None:
 @pytest.fixture(scope="module")
 def vms(stopwatch):
     with stopwatch("vm: sdp cluster image (skipped when built)"):
-        built = sdp("cluster", "image", "--profile", PROFILE)
+        built = sdp("cluster", "image", "--profile", PROFILE, "--spec", str(SPEC))
         assert built.returncode == 0, built.stderr
     vagrant("destroy", "-f")  # leftovers of an interrupted run
     try:
