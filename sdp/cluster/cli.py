@@ -123,7 +123,7 @@ def image(
     """Build the VMs' base image (mmdebstrap, a kernel, sshd, the project's SSH key); needs root."""
     cluster = _cluster(profile, spec)
     disk = image_path(cluster)
-    if disk.exists() and not force:
+    if all(path.exists() for path in image_files(disk).values()) and not force:
         console.print(f"{disk} exists (--force rebuilds it)")
         return
     key = ssh_key_path(state_dir())

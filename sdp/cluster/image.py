@@ -1,9 +1,10 @@
 """The VMs' base image, built here from Debian's mirror: no downloaded cloud image.
 
 One ext4 file system with no partition table and no boot loader, booted by libvirt with the
-kernel and initrd written beside it, so the build needs neither loop devices nor a VM. It is
-the container hosts' base (the same packages, network and apt proxy) plus a kernel; every VM
-trusts the project's SSH key and takes its address and name from the libvirt network's DHCP.
+kernel and initrd written to libvirt's boot directory, so the build needs neither loop devices
+nor a VM. It is the container hosts' base (the same packages, network and apt proxy) plus a
+kernel; every VM trusts the project's SSH key and takes its address and name from the libvirt
+network's DHCP.
 """
 
 import os
@@ -38,12 +39,19 @@ WantedBy=multi-user.target
 """
 
 
+def boot_dir() -> Path:
+    """Where the kernel and initrd go: QEMU runs as libvirt's unprivileged user and must read
+    them, which it cannot below a 0700 home (the cache): "could not open kernel file ...:
+    Permission denied" (measured). libvirt's own directory for boot files, or $SDP_VM_BOOT_DIR."""
+    return Path(os.environ.get("SDP_VM_BOOT_DIR", "/var/lib/libvirt/boot"))
+
+
 def image_files(disk: Path) -> dict[str, Path]:
-    """The qcow2 and what lies beside it: kernel, initrd, and the same disk as a Vagrant box."""
+    """The qcow2, the same disk as a Vagrant box beside it, and its kernel and initrd."""
     return {
         "disk": disk,
-        "kernel": disk.with_suffix(".vmlinuz"),
-        "initrd": disk.with_suffix(".initrd"),
+        "kernel": boot_dir() / disk.with_suffix(".vmlinuz").name,
+        "initrd": boot_dir() / disk.with_suffix(".initrd").name,
         "box": disk.with_suffix(".box"),
     }
 
@@ -132,6 +140,7 @@ def build(disk: Path, release: str, control_node: str, public_key: str) -> dict[
             "converting to qcow2",
         )
         _box(built["disk"], work, built["box"])
+        files["kernel"].parent.mkdir(parents=True, exist_ok=True)
         for name in ("kernel", "initrd", "box", "disk"):
-            built[name].rename(files[name])
+            shutil.move(built[name], files[name])  # the boot files may be on another file system
     return files
