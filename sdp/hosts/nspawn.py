@@ -285,13 +285,18 @@ class ContainerHosts:
         self.apt_proxy()
         self.artifact_server()
 
-    def running(self) -> list[str]:
-        """Names of every host booted from this state directory, from any spec."""
-        return sorted(
-            p.stem
-            for p in (self.dir / "run").glob("*.pid")
-            if not p.stem.startswith(CONTROL_SERVICES) and read_pid(p) is not None
-        )
+    def running(self, gateway: str | None = None) -> list[str]:
+        """Names of every host booted from this state directory, from any spec; with a
+        gateway, only the hosts on that network."""
+        names = []
+        for pidfile in (self.dir / "run").glob("*.pid"):
+            if pidfile.stem.startswith(CONTROL_SERVICES) or read_pid(pidfile) is None:
+                continue
+            network = pidfile.with_suffix(".gateway")
+            if gateway and network.exists() and network.read_text().strip() != gateway:
+                continue
+            names.append(pidfile.stem)
+        return sorted(names)
 
     def root(self, host: Host) -> Path:
         return self.dir / "hosts" / host.name / "root"
@@ -371,6 +376,7 @@ class ContainerHosts:
                 self.pidfile(host),
                 self.dir / "logs" / f"{host.name}.log",
             )
+            self.pidfile(host).with_suffix(".gateway").write_text(self.gateway_ip + "\n")
             started.append(host)
         deadline = time.monotonic() + timeout  # one budget for all: the hosts boot in parallel
         for host in self.spec.hosts:
@@ -397,10 +403,11 @@ class ContainerHosts:
             root = self.root(host)
             if os.path.ismount(root):
                 _run(["umount", str(root)], f"unmounting {host.name}")
-        if not self.running():  # hosts of other specs may still use the proxy and the server
-            for pidfile in (self.dir / "run").glob("*.pid"):
-                if pidfile.stem.startswith(CONTROL_SERVICES):
-                    stop(pidfile)
+        # This network's proxy and server only, once no host on it runs: other networks (VMs,
+        # other specs) keep theirs.
+        if not self.running(self.gateway_ip):
+            for service in ("apt-proxy", "artifacts"):
+                stop(self.service_pidfile(service))
         return stopped
 
     def destroy(self) -> None:

@@ -31,6 +31,22 @@ def test_bad_spec_is_named(change, message):
         parse_spec({**SPEC, **change})
 
 
+def test_each_network_keeps_its_own_control_services(tmp_path):
+    """`sdp hosts down` on one network leaves another's apt proxy alone (VMs on sdpbr1 lost
+    theirs when the test cluster on sdpbr0 went down: measured)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    alive = str(os.getpid())
+    for name, gateway in (("vm1", "10.232.0.1"), ("ct1", "10.231.250.1")):
+        (run / f"{name}.pid").write_text(alive)
+        (run / f"{name}.gateway").write_text(gateway + "\n")
+    (run / "apt-proxy-10.232.0.1.pid").write_text(alive)
+    hosts = ContainerHosts(parse_spec(SPEC), tmp_path)
+    assert hosts.running() == ["ct1", "vm1"]
+    assert hosts.running("10.232.0.1") == ["vm1"]
+    assert hosts.service_pidfile("apt-proxy") == run / "apt-proxy-10.231.250.1.pid"
+
+
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0
     or not all(shutil.which(t) for t in ("systemd-nspawn", "mmdebstrap", "apt-cacher-ng")),
