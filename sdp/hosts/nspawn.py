@@ -400,6 +400,7 @@ class ContainerHosts:
         for host in self.spec.hosts:
             if stop(self.pidfile(host), grace=30):
                 stopped.append(host.name)
+            self.pidfile(host).with_suffix(".gateway").unlink(missing_ok=True)
             root = self.root(host)
             if os.path.ismount(root):
                 _run(["umount", str(root)], f"unmounting {host.name}")
