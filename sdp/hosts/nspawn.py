@@ -233,6 +233,7 @@ class ContainerHosts:
         pidfile = self.service_pidfile("apt-proxy")
         if read_pid(pidfile) is not None:
             return
+        log = self.dir / "logs" / f"{pidfile.stem}.log"
         conf = state / "conf"
         shutil.rmtree(conf, ignore_errors=True)
         shutil.copytree("/etc/apt-cacher-ng", conf)
@@ -254,14 +255,10 @@ class ContainerHosts:
                 f"SocketPath={state / 'socket'}",
             ],
             pidfile,
-            self.dir / "logs" / f"{pidfile.stem}.log",
+            log,
         )
         wait_until(
-            lambda: port_open(APT_PROXY_PORT, self.gateway_ip),
-            20,
-            "apt-cacher-ng",
-            self.dir / "logs" / f"{pidfile.stem}.log",
-            pid,
+            lambda: port_open(APT_PROXY_PORT, self.gateway_ip), 20, "apt-cacher-ng", log, pid
         )
 
     def artifact_server(self) -> None:

@@ -27,6 +27,24 @@ def _get_json(url: str, timeout: float = 5) -> dict:
         return json.load(response)
 
 
+def kafka_bootstrap(inv: Inventory) -> str:
+    port = settings.platform("kafka_broker_port")
+    return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
+
+
+def spark_master_state(inv: Inventory) -> dict:
+    """The standalone master's JSON: its status, workers and applications."""
+    master = inv.addresses("spark_master")[0]
+    return _get_json(f"http://{master}:{settings.platform('spark_master_ui_port')}/json/")
+
+
+def prometheus_targets(inv: Inventory) -> list[dict]:
+    """Prometheus' active targets, each with its labels (job, instance) and health."""
+    host = inv.addresses("monitoring")[0]
+    url = f"http://{host}:{settings.platform('prometheus_port')}/api/v1/targets?state=active"
+    return _get_json(url)["data"]["activeTargets"]
+
+
 def kafka_quorum(inv: Inventory) -> str:
     from sdp.bundle.layout import kafka_home
 
@@ -55,9 +73,7 @@ def kafka_roundtrip(inv: Inventory) -> str:
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    bootstrap = ",".join(
-        f"{a}:{settings.platform('kafka_broker_port')}" for a in inv.addresses("kafka_broker")
-    )
+    bootstrap = kafka_bootstrap(inv)
     brokers = len(inv.hosts("kafka_broker"))
     admin = AdminClient({"bootstrap.servers": bootstrap})
     if HEALTH_TOPIC not in admin.list_topics(timeout=10).topics:
@@ -131,8 +147,7 @@ def postgres(inv: Inventory) -> str:
 
 
 def spark(inv: Inventory) -> str:
-    master = inv.addresses("spark_master")[0]
-    state = _get_json(f"http://{master}:{settings.platform('spark_master_ui_port')}/json/")
+    state = spark_master_state(inv)
     if state.get("status") != "ALIVE":
         raise RuntimeError(f"master status {state.get('status')}")
     alive = sorted({w["host"] for w in state.get("workers", []) if w["state"] == "ALIVE"})
@@ -145,8 +160,7 @@ def spark(inv: Inventory) -> str:
 
 def stream_application(inv: Inventory) -> dict | None:
     """The streaming job's application as the Spark master lists it, or None."""
-    master = inv.addresses("spark_master")[0]
-    state = _get_json(f"http://{master}:{settings.platform('spark_master_ui_port')}/json/")
+    state = spark_master_state(inv)
     name = settings.role("spark", "spark_stream_name")
     return next((a for a in state.get("activeapps", []) if a["name"] == name), None)
 
@@ -168,11 +182,7 @@ def prometheus(inv: Inventory) -> str:
     """Every inventory host's node exporter is a target, and every target is up."""
     if not inv.hosts("monitoring"):
         return "no monitoring host in the inventory"
-    url = (
-        f"http://{inv.addresses('monitoring')[0]}:{settings.platform('prometheus_port')}"
-        "/api/v1/targets?state=active"
-    )
-    targets = _get_json(url)["data"]["activeTargets"]
+    targets = prometheus_targets(inv)
     nodes = {t["labels"]["instance"] for t in targets if t["labels"]["job"] == "node"}
     missing = sorted(set(inv.hostvars) - nodes)
     if missing:

@@ -109,6 +109,19 @@ def status_table(inv: Inventory) -> bool:
     return not down
 
 
+def _converge(
+    inventory: Path, inv: Inventory, machines: Machines | None, name: str, *args: str, done: str
+):
+    """Hosts ready, the playbook, then every check; exits 0 only when all of them pass."""
+    started = time.monotonic()
+    with _machines(inventory, inv, machines):
+        if playbook(inventory, name, *args) != 0:
+            raise _fail(f"{name} failed (the task above names what)")
+    healthy = status_table(inv)
+    console.print(f"{done} in {time.monotonic() - started:.0f} s")
+    raise typer.Exit(0 if healthy else 1)
+
+
 @app.command()
 def up(
     inventory: InventoryOpt = LOCAL_INVENTORY,
@@ -119,13 +132,7 @@ def up(
 ):
     """Boot the container hosts (if the inventory uses them), run site.yml, check every service."""
     inv = _inventory(inventory)
-    started = time.monotonic()
-    with _machines(inventory, inv, machines):
-        if playbook(inventory, "site.yml", *(ansible_args or [])) != 0:
-            raise _fail("site.yml failed (the task above names what)")
-    healthy = status_table(inv)
-    console.print(f"up in {time.monotonic() - started:.0f} s")
-    raise typer.Exit(0 if healthy else 1)
+    _converge(inventory, inv, machines, "site.yml", *(ansible_args or []), done="up")
 
 
 def _known(inv: Inventory, hosts: list[str], what: str) -> None:
@@ -145,14 +152,9 @@ def scale_out(
     """
     inv = _inventory(inventory)
     _known(inv, hosts, "raise the pool's count in cluster.yml and regenerate the inventory first")
-    started = time.monotonic()
-    with _machines(inventory, inv, machines):
-        limit = ",".join([*hosts, "postgres", "monitoring"])
-        if playbook(inventory, "scale.yml", "--limit", limit) != 0:
-            raise _fail("scale.yml failed (the task above names what)")
-    healthy = status_table(inv)
-    console.print(f"scaled out by {len(hosts)} host(s) in {time.monotonic() - started:.0f} s")
-    raise typer.Exit(0 if healthy else 1)
+    limit = ",".join([*hosts, "postgres", "monitoring"])
+    done = f"scaled out by {len(hosts)} host(s)"
+    _converge(inventory, inv, machines, "scale.yml", "--limit", limit, done=done)
 
 
 @app.command("scale-in")

@@ -4,7 +4,6 @@ services. Shared by the container-host cluster (tests/multihost) and the VMs (te
 import json
 import subprocess
 import time
-import urllib.request
 import uuid
 
 import boto3
@@ -12,7 +11,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir
-from sdp.platform import settings
+from sdp.platform import checks, settings
 from sdp.platform.inventory import Inventory
 from sdp.platform.secrets import read_secret
 
@@ -25,14 +24,11 @@ def ssh(inv: Inventory, host: str, command: str, stdin: str | None = None, timeo
     return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
-def _bootstrap(inv: Inventory) -> str:
-    port = settings.platform("kafka_broker_port")
-    return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
-
-
 def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[int, tuple]:
     """Per partition of a spec topic: (leader, replicas, in-sync replicas) as broker ids."""
-    metadata = AdminClient({"bootstrap.servers": _bootstrap(inv)}).list_topics(topic, timeout=30)
+    metadata = AdminClient({"bootstrap.servers": checks.kafka_bootstrap(inv)}).list_topics(
+        topic, timeout=30
+    )
     return {
         p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
         for p in metadata.topics[topic].partitions.values()
@@ -42,7 +38,7 @@ def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[in
 def kafka_roundtrip(inv: Inventory, count: int = 1000) -> int:
     """Produce `count` keyed messages with acks=all to a 3-partition topic replicated on every
     broker (up to 3); returns how many distinct ones a fresh consumer group reads back."""
-    bootstrap = _bootstrap(inv)
+    bootstrap = checks.kafka_bootstrap(inv)
     replicas = min(3, len(inv.hosts("kafka_broker")))
     admin = AdminClient({"bootstrap.servers": bootstrap})
     if SMOKE_TOPIC not in admin.list_topics(timeout=30).topics:
@@ -157,12 +153,9 @@ def spark_job(inv: Inventory) -> dict[str, int]:
 
 def spark_workers(inv: Inventory) -> dict[str, str]:
     """The master's view: worker address -> state (the latest registration of each address)."""
-    master = inv.addresses("spark_master")[0]
-    url = f"http://{master}:{settings.platform('spark_master_ui_port')}/json/"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        workers = json.load(response)["workers"]
     states: dict[str, str] = {}
-    for w in workers:  # a restarted worker is listed again; ALIVE wins over an old DEAD entry
+    for w in checks.spark_master_state(inv)["workers"]:
+        # a restarted worker is listed again; ALIVE wins over an old DEAD entry
         if states.get(w["host"]) != "ALIVE":
             states[w["host"]] = w["state"]
     return states
@@ -170,8 +163,7 @@ def spark_workers(inv: Inventory) -> dict[str, str]:
 
 def prometheus_targets(inv: Inventory) -> dict[tuple[str, str], str]:
     """(job, instance) -> health of every active Prometheus target."""
-    host = inv.addresses("monitoring")[0]
-    url = f"http://{host}:{settings.platform('prometheus_port')}/api/v1/targets?state=active"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        targets = json.load(response)["data"]["activeTargets"]
-    return {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
+    return {
+        (t["labels"]["job"], t["labels"]["instance"]): t["health"]
+        for t in checks.prometheus_targets(inv)
+    }
