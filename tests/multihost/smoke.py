@@ -129,7 +129,7 @@ spark.stop()
 """
 
 
-def spark_job(inv: Inventory) -> dict[str, int]:
+def spark_job(inv: Inventory, timeout: float = 600) -> dict[str, int]:
     """A PySpark job submitted on the master, one single-core executor per worker: it writes an
     Iceberg table (catalog on PostgreSQL, data on MinIO) and reads it back. Returns the sum of
     the rows each worker host wrote."""
@@ -144,7 +144,7 @@ def spark_job(inv: Inventory) -> dict[str, int]:
         "--conf spark.executor.memory=512m --conf spark.scheduler.minRegisteredResourcesRatio=1.0 "
         f"--conf spark.scheduler.maxRegisteredResourcesWaitingTime=120s {job}"
     )
-    result = ssh(inv, inv.hosts("spark_master")[0], submit, stdin=SPARK_JOB)
+    result = ssh(inv, inv.hosts("spark_master")[0], submit, stdin=SPARK_JOB, timeout=timeout)
     lines = [line for line in result.stdout.splitlines() if line.startswith("SMOKE ")]
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"spark-submit exited {result.returncode}:\n{result.stderr[-3000:]}")
