@@ -24,6 +24,7 @@ PROFILE = "vm"
 # Outside the clone and kept: an interrupted run's VMs are found (and destroyed) by the next.
 STATE = work_dir() / "test-vm"
 INVENTORY = STATE / "inventory"
+LOG = STATE / "platform-up.log"
 HOURS = 3600
 KEEP = os.environ.get("SDP_TEST_VM_KEEP") == "1"
 
@@ -70,9 +71,6 @@ def vms(stopwatch):
         if not KEEP:
             with stopwatch("vm: vagrant destroy"):
                 vagrant("destroy", "-f")
-
-
-LOG = STATE / "platform-up.log"
 
 
 def platform_up() -> int:
