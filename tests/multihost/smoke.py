@@ -2,6 +2,7 @@
 services. Shared by the container-host cluster (tests/multihost) and the VMs (tests/vm)."""
 
 import json
+import shlex
 import subprocess
 import time
 import uuid
@@ -19,9 +20,11 @@ SMOKE_TOPIC = "sdp-smoke"
 
 
 def ssh(inv: Inventory, host: str, command: str, stdin: str | None = None, timeout: float = 600):
-    """A shell command on an inventory host, as Ansible reaches it (root, the project's key)."""
-    argv = [*ssh_command(ssh_key_path(state_dir()), inv.address(host)), command]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout)
+    """A shell command on an inventory host, as Ansible reaches it (root, the project's key).
+    The host stops it at `timeout` too: a timed-out spark-submit kept loading a VM otherwise."""
+    remote = f"timeout --kill-after=10 {int(timeout)} sh -c {shlex.quote(command)}"
+    argv = [*ssh_command(ssh_key_path(state_dir()), inv.address(host)), remote]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout + 30)
 
 
 def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[int, tuple]:
