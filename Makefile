@@ -26,8 +26,8 @@ prereqs: venv ## Debian packages the manifest lists (Java 17, PostgreSQL, ...); 
 
 artifacts: prereqs ## fetch/build every component into the cache (SDP_CACHE, default ~/.cache/sdp), checked against artifacts/lock.yml
 	$(SDP) artifacts build
-	$(BIN)/pip install --quiet --no-index --no-build-isolation --find-links "$$($(SDP) artifacts path)/wheelhouse" \
-		"pyspark==$$($(SDP) artifacts version spark)"
+	v=$$($(SDP) artifacts version spark) b=$$($(SDP) artifacts path) && $(BIN)/pip install --quiet --no-index \
+		--find-links "$$b/wheelhouse" --find-links "$$b/built-wheels/pyspark-$$v" "pyspark==$$v"
 
 INVENTORY ?= ansible/inventories/local
 

@@ -101,7 +101,7 @@ class Builder:
         self.manifest, self.lock, self.bundle, self.work = manifest, lock, bundle, work
         self.source, self.repair = source, repair
         self.console = console or Console(stderr=True)
-        self.index: dict = {"source": source, "binaries": {}, "jars": {}}
+        self.index: dict = {"source": source, "binaries": {}, "jars": {}, "built_wheels": {}}
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -170,7 +170,32 @@ class Builder:
 
     def pypi(self, component: Component) -> tuple[str, list[LockEntry]]:
         entries = self.entries(component)
-        return self.fetch_all(entries), entries
+        action = self.fetch_all(entries)
+        for entry in entries:
+            if entry.path.endswith(".tar.gz"):
+                self.index["built_wheels"][entry.path] = self.built_wheel(entry)
+        return action, entries
+
+    def built_wheel(self, sdist: LockEntry) -> dict:
+        """A wheel built here once from a verified sdist, so hosts install it rather than build it
+        (pyspark: 1025 s on an emulated VM). Built from the lock's sdist but not locked itself, like
+        the project's wheel: its sha256 goes to the index, and the roles install by that."""
+        out = self.bundle / pypi.BUILT_WHEELS / Path(sdist.path).name.removesuffix(".tar.gz")
+        found = sorted(out.glob("*.whl"))
+        stamp = out / ".from"  # the sdist's sha256: a re-locked sdist builds again
+        if not found or not stamp.exists() or stamp.read_text() != sdist.sha256:
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            name = Path(sdist.path).name
+            task = self.progress.add_task(f"building a wheel of {name}", total=None)
+            try:
+                pip_wheel(self.bundle / sdist.path, out, "--no-index")
+            finally:
+                self.progress.remove_task(task)
+            stamp.write_text(sdist.sha256)
+            found = sorted(out.glob("*.whl"))
+        wheel = found[0]
+        return {"path": str(wheel.relative_to(self.bundle)), "sha256": sha256_file(wheel)}
 
     def upstream(self, component: Component, path: str) -> tuple[str, LockEntry]:
         """Fetch the component's official download into bundle/path, checked like any file."""
@@ -284,21 +309,7 @@ class Builder:
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("shopping_data_pipeline-*.whl"):
             old.unlink()
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(out),
-            str(REPO_ROOT),
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise LockError(f"building the project's wheel failed:\n{result.stderr}")
+        pip_wheel(REPO_ROOT, out)
         shutil.rmtree(REPO_ROOT / "build", ignore_errors=True)
         return f"{pypi.WHEELHOUSE}/{next(out.glob('shopping_data_pipeline-*.whl')).name}"
 
@@ -306,7 +317,7 @@ class Builder:
         path = self.bundle / INDEX_FILE
         if path.exists():  # a partial build (--component) keeps what earlier builds recorded
             previous = yaml.safe_load(path.read_text()) or {}
-            for key in ("binaries", "jars"):
+            for key in ("binaries", "jars", "built_wheels"):
                 self.index[key] = {**previous.get(key, {}), **self.index[key]}
             self.index = {**previous, **self.index}
         path.write_text(yaml.safe_dump(self.index, sort_keys=True), encoding="utf-8")
@@ -316,6 +327,15 @@ class _Skip(Exception):
     def __init__(self, note: str, keep_action: str = "skipped"):
         super().__init__(note)
         self.action = keep_action
+
+
+def pip_wheel(source: Path, out: Path, *options: str) -> None:
+    """A wheel of source (a directory or an sdist) into out, with this virtualenv's setuptools."""
+    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+           *options, "--wheel-dir", str(out), str(source)]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LockError(f"building a wheel of {source.name} failed:\n{result.stderr}")
 
 
 def missing_packages(packages: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ from sdp.bundle.manifest import Component
 from sdp.paths import ARTIFACTS_DIR, REPO_ROOT
 
 WHEELHOUSE = "wheelhouse"
+BUILT_WHEELS = "built-wheels"  # wheels built here from the wheelhouse's sdists (not locked)
 
 
 def requirements_of(component: Component) -> list[str]:

@@ -51,9 +51,17 @@ def jars(*components: str) -> list[dict]:
 
 
 def wheels(component: str) -> list[dict]:
-    """A component's Python distributions in the wheelhouse (for pip --require-hashes)."""
+    """A component's Python distributions in the wheelhouse (for pip --require-hashes); an sdist
+    the build made a wheel of is that wheel, with the sha256 the build recorded."""
     entries = load_lock().for_component(component)
-    return _entries([e.path for e in entries if e.path.startswith(index()["wheelhouse"] + "/")])
+    found = _entries([e.path for e in entries if e.path.startswith(index()["wheelhouse"] + "/")])
+    built = index().get("built_wheels", {})
+    return [
+        {**built[f["path"]], "name": built[f["path"]]["path"].rsplit("/", 1)[-1]}
+        if f["path"] in built
+        else f
+        for f in found
+    ]
 
 
 def apt_packages(component: str) -> list[str]:

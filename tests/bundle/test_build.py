@@ -188,3 +188,50 @@ def test_published_sha512_is_checked(tmp_path, origin):
     verify_published_sha512(file, f"{url}/ok.sha512", tmp_path)
     with pytest.raises(LockError, match="not the one published"):
         verify_published_sha512(file, f"{url}/bad.sha512", tmp_path)
+
+
+def test_an_sdist_is_built_into_a_wheel_once_and_served_as_that_wheel(
+    origin, tmp_path, monkeypatch
+):
+    import io
+    import tarfile
+
+    from sdp.bundle import served
+
+    root, url = origin
+    files = {
+        "pkg-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n",
+        "pkg-1.0/setup.py": "import setuptools\nsetuptools.setup(name='pkg', version='1.0')\n",
+        "pkg-1.0/pkg.py": "ANSWER = 42\n",
+    }
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    (root / "pkg-1.0.tar.gz").write_bytes(raw.getvalue())
+    manifest = parse_manifest(
+        {"components": {"py": {"kind": "pypi", "version": "1.0", "requirements": ["pkg==1.0"]}}}
+    )
+    sdist = "wheelhouse/pkg-1.0.tar.gz"
+    lock = Lock({sdist: LockEntry(sdist, "py", sha(raw.getvalue()), url=f"{url}/pkg-1.0.tar.gz")})
+    bundle = tmp_path / "bundle"
+    Builder(manifest, lock, bundle, tmp_path / "work").run(only=["py"])
+    built = yaml_index(bundle)["built_wheels"][sdist]
+    wheel = bundle / built["path"]
+    assert wheel.name == "pkg-1.0-py3-none-any.whl"
+    assert built["sha256"] == sha(wheel.read_bytes())
+    mtime = wheel.stat().st_mtime_ns
+    Builder(manifest, lock, bundle, tmp_path / "work").run(only=["py"])
+    assert wheel.stat().st_mtime_ns == mtime  # not built again
+
+    monkeypatch.setattr(served, "load_lock", lambda: lock)
+    monkeypatch.setattr(served, "index", lambda: yaml_index(bundle))
+    assert served.wheels("py") == [{**built, "name": wheel.name}]
+
+
+def yaml_index(bundle: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((bundle / "index.yml").read_text())
