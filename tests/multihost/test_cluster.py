@@ -7,16 +7,14 @@ playbook (a raised count, `sdp platform scale-out` on the new host only) and bac
 (`sdp platform scale-in`, a lowered count, Prometheus' targets again).
 """
 
-import re
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
-from sdp.platform.inventory import Inventory, load_inventory
+from sdp.platform.inventory import load_inventory
 from tests.conftest import needs_container_hosts, sdp
 from tests.multihost import smoke
+from tests.multihost.spec_copy import SpecCopy, recap_hosts
 
 pytestmark = [pytest.mark.integration, needs_container_hosts, pytest.mark.timeout(2400)]
 
@@ -25,42 +23,12 @@ PROFILE = "ci"
 WORKER_POOL = "ct-worker"
 
 
-class SpecCopy:
-    """The test spec copied to a work directory, where the test changes the worker count."""
-
-    def __init__(self, work: Path):
-        self.spec = work / "cluster.yml"
-        self.inventory_dir = work / "inventory"
-        shutil.copy(SPEC, self.spec)
-
-    def workers(self, count: int) -> Inventory:
-        """Set the worker pool's count, regenerate the inventory, return it."""
-        raw = yaml.safe_load(self.spec.read_text())
-        pool = next(p for p in raw["profiles"][PROFILE]["pools"] if p["name"] == WORKER_POOL)
-        pool["count"] = count
-        self.spec.write_text(yaml.safe_dump(raw, sort_keys=False))
-        out = self.inventory_dir / "hosts.yml"
-        done = sdp("cluster", "inventory", "--spec", str(self.spec), "-p", PROFILE, "-o", str(out))
-        assert done.returncode == 0, done.stderr
-        return load_inventory(self.inventory_dir)
-
-    def sdp(self, *args: str):
-        result = sdp(*args[:2], "-i", str(self.inventory_dir), *args[2:])
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
-        return result
-
-
-def recap_hosts(output: str) -> set[str]:
-    """The hosts a playbook run touched, from its PLAY RECAP lines."""
-    return set(re.findall(r"^(\S+)\s+: ok=", output, re.MULTILINE))
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, stopwatch):
     work = tmp_path_factory.mktemp("multihost")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SDP_SECRETS_DIR", str(work / "secrets"))  # a fresh cluster, fresh secrets
-        c = SpecCopy(work)
+        c = SpecCopy(SPEC, PROFILE, WORKER_POOL, work)
         c.workers(3)
         sdp("hosts", "destroy", str(c.inventory_dir))  # leftovers of an interrupted run
         c.workers(2)
