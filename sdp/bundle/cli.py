@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sdp.bundle.build import SOURCES, Builder, missing_packages
+from sdp.bundle.build import INDEX_FILE, SOURCES, Builder, missing_packages
 from sdp.bundle.layout import index
-from sdp.bundle.lockfile import LockError, check_file, load_lock, save_lock
+from sdp.bundle.lockfile import LockEntry, LockError, check_file, load_lock, save_lock
 from sdp.bundle.locking import Locker
 from sdp.bundle.manifest import ManifestError, load_manifest
 from sdp.bundle.served import http_server
@@ -112,6 +112,11 @@ def verify():
             checked += 1
     absent = len(lock_.entries) - checked
     console.print(f"{checked} files match artifacts/lock.yml ({absent} not in this bundle)")
+    if (bundle_dir() / INDEX_FILE).exists():
+        built = index().get("built_wheels", {}).values()
+        for wheel in built:  # not locked: checked against the sha256 the build recorded
+            check_file(bundle_dir() / wheel["path"], LockEntry(wheel["path"], "", wheel["sha256"]))
+        console.print(f"{len(built)} wheels built here match {INDEX_FILE}")
 
 
 @app.command()

@@ -196,7 +196,7 @@ def test_an_sdist_is_built_into_a_wheel_once_and_served_as_that_wheel(
     import io
     import tarfile
 
-    from sdp.bundle import served
+    from sdp.bundle import layout, served
 
     root, url = origin
     files = {
@@ -229,6 +229,13 @@ def test_an_sdist_is_built_into_a_wheel_once_and_served_as_that_wheel(
     monkeypatch.setattr(served, "load_lock", lambda: lock)
     monkeypatch.setattr(served, "index", lambda: yaml_index(bundle))
     assert served.wheels("py") == [{**built, "name": wheel.name}]
+
+    monkeypatch.setenv("SDP_CACHE", str(tmp_path))  # tmp_path/bundle
+    layout.index.cache_clear()
+    wheel.write_bytes(b"altered")
+    result = CliRunner().invoke(app, ["artifacts", "verify"])
+    layout.index.cache_clear()
+    assert result.exit_code == 1 and sha(b"altered") in " ".join(result.output.split())
 
 
 def yaml_index(bundle: Path) -> dict:
