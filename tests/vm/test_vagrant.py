@@ -35,7 +35,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
         os.environ.get("SDP_TEST_VM") != "1",
-        reason="opt-in (boots 3 VMs; about an hour under TCG): make test-vm",
+        reason="opt-in (boots 4 VMs; about 2 h 10 min under TCG): make test-vm",
     ),
     pytest.mark.timeout(4 * HOURS),
 ]
