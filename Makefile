@@ -50,7 +50,7 @@ test-roles: artifacts ## molecule: each role on its own container host, Kafka x3
 		(cd roles/$$role && PATH="$(CURDIR)/$(BIN):$$PATH" timeout 1800 molecule test --all); \
 	done
 
-test-unit: venv ## only the tests that need no services
+test-unit: artifacts ## only the tests that need no services (pyspark and Java for the local SparkSession tests)
 	$(BIN)/pytest -m 'not integration' $(PYTEST_ARGS)
 
 lint: venv ## ruff
