@@ -68,6 +68,22 @@ def apt_packages(component: str) -> list[str]:
     return list(load_manifest()[component].get("packages", []))
 
 
+CONTROL_NODE = "control-node"  # the manifest's apt component for the control node itself
+
+
+def host_apt_packages() -> list[str]:
+    """Every Debian package some role installs on a host: the manifest's non-optional apt
+    components but the control node's."""
+    return sorted(
+        {
+            package
+            for component in load_manifest().of_kind("apt")
+            if not component.get("optional") and component.name != CONTROL_NODE
+            for package in component.get("packages", [])
+        }
+    )
+
+
 def http_server(bind: str, port: int) -> http.server.ThreadingHTTPServer:
     """The bundle over HTTP: the hosts download every artifact from it (checked by sha256)."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(bundle_dir()))

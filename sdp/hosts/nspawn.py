@@ -5,6 +5,7 @@ Ansible it is a separate machine. Root filesystems are overlays on one Debian ba
 mmdebstrap, so a host starts in about two seconds and costs only what it writes.
 """
 
+import hashlib
 import ipaddress
 import os
 import shutil
@@ -16,13 +17,22 @@ from pathlib import Path
 
 import yaml
 
+from sdp.bundle.served import host_apt_packages
 from sdp.local.processes import ServiceError, port_open, read_pid, spawn, stop, tail, wait_until
 from sdp.platform.inventory import Inventory, InventoryError, load_inventory
 
 BASE_PACKAGES = [
-    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
-    "ca-certificates", "sudo", "procps",
-]  # fmt: skip
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "python3",
+    "python3-apt",
+    "iproute2",
+    "ca-certificates",
+    "sudo",
+    "procps",
+]  # fmt: skip  (python3-apt: Ansible's apt module)
 HOST_TOOLS = {
     "systemd-nspawn": "systemd-container",
     "mmdebstrap": "mmdebstrap",
@@ -143,7 +153,8 @@ def write_apt_proxy_conf(root: Path, control_node: str) -> None:
 
 
 def state_dir() -> Path:
-    """SDP_HOSTS_DIR: base image, overlays, the project's SSH key, logs."""
+    """SDP_HOSTS_DIR: base image, overlays, the project's SSH key, logs. The one default: the
+    inventories ask for the key with lookup('sdp', 'ssh_key')."""
     return Path(os.environ.get("SDP_HOSTS_DIR", "/var/lib/sdp-hosts"))
 
 
@@ -181,16 +192,36 @@ class ContainerHosts:
             )
 
     def base(self) -> Path:
-        """The shared, read-only lower layer: a minimal Debian with systemd and sshd, built once."""
-        base = self.dir / f"base-{self.spec.release}"
+        """The shared, read-only lower layer, built once per package list: a minimal Debian with
+        systemd and sshd, plus every package the roles install (a golden image: the roles find
+        them installed and skip apt, which took minutes per host and per test scenario). Their
+        services are left disabled, as on a host the roles have not configured."""
+        golden = host_apt_packages()
+        # Installed after the base, so that the units they enable can be told apart and disabled.
+        golden_hook = f"""
+            set -e
+            enabled() {{ systemctl --root="$1" list-unit-files --state=enabled --no-legend \\
+                         | cut -d' ' -f1 | sort; }}
+            enabled "$1" > "$1/tmp/base-units"
+            chroot "$1" apt-get install --yes --no-install-recommends {" ".join(golden)}
+            enabled "$1" | comm -13 "$1/tmp/base-units" - \\
+                | xargs --no-run-if-empty systemctl --root="$1" disable --quiet
+            rm "$1/tmp/base-units"
+        """
+        recipe = " ".join([*BASE_PACKAGES, golden_hook])
+        base = (
+            self.dir
+            / f"base-{self.spec.release}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+        )
         if (base / "etc" / "os-release").exists():
             return base
-        tarball = self.dir / f"base-{self.spec.release}.tar"
+        tarball = self.dir / f"{base.name}.tar"
         _run(
             [
                 "mmdebstrap",
                 "--variant=minbase",
                 f"--include={','.join(BASE_PACKAGES)}",
+                f"--customize-hook={golden_hook}",
                 self.spec.release,
                 str(tarball),
             ],
@@ -303,6 +334,12 @@ class ContainerHosts:
         root = layer / "root"
         for sub in ("upper", "work", "root"):
             (layer / sub).mkdir(parents=True, exist_ok=True)
+        # A host keeps the base it was made on: its upper layer holds changes to that one.
+        lower = layer / "lower"
+        if lower.exists() and Path(lower.read_text().strip()).is_dir():
+            base = Path(lower.read_text().strip())
+        else:
+            lower.write_text(f"{base}\n")
         if not os.path.ismount(root):
             _run(
                 [
@@ -419,18 +456,7 @@ class ContainerHosts:
 
 
 def ssh_command(key: Path, address: str) -> list[str]:
-    """ssh to root@address with the project's key; hosts are rebuilt freely, keys not pinned."""
-    return [
-        "ssh",
-        "-i",
-        str(key),
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "ConnectTimeout=5",
-        f"root@{address}",
-    ]
+    """ssh to root@address with the project's key and the options Ansible uses."""
+    from sdp.platform.inventory import ssh_options
+
+    return ["ssh", "-i", str(key), *ssh_options(), "-o", "ConnectTimeout=5", f"root@{address}"]
