@@ -6,8 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SDP := $(BIN)/sdp
 PYTEST_ARGS ?=
-
-ROLES := common java postgres minio kafka spark prometheus
+export PYTEST_ARGS  # tests/suites.py passes them to each pytest run
 
 .PHONY: help venv prereqs artifacts up status down test test-unit test-roles lint format clean
 
@@ -40,18 +39,14 @@ status: venv ## use every service for real; non-zero naming what is down
 down: venv ## stop every service and power the container hosts off; data stays
 	$(SDP) platform down -i $(INVENTORY)
 
-test: artifacts ## the whole test suite: pytest against real services (test-cluster too), then every role's molecule scenarios
-	$(BIN)/pytest $(PYTEST_ARGS)
-	$(MAKE) test-roles
+test: artifacts ## every suite against real services, each within its share of 60 min (tests/suites.py); a timing table at the end
+	$(BIN)/python -m tests.suites
 
-test-roles: artifacts ## molecule: each role on its own container host, Kafka x3 and MinIO x4 clusters
-	@set -e; for role in $(ROLES); do \
-		echo "== molecule: $$role"; \
-		(cd roles/$$role && PATH="$(CURDIR)/$(BIN):$$PATH" timeout 1800 molecule test --all); \
-	done
+test-roles: artifacts ## molecule: each role on its own container host(s)
+	$(BIN)/python -m tests.suites roles
 
 test-unit: artifacts ## only the tests that need no services (pyspark and Java for the local SparkSession tests)
-	$(BIN)/pytest -m 'not integration' $(PYTEST_ARGS)
+	$(BIN)/python -m tests.suites unit
 
 lint: venv ## ruff
 	$(BIN)/ruff check .
@@ -109,8 +104,8 @@ scale-in: venv ## decommission Spark workers gracefully: make scale-in HOSTS=sdp
 monitoring-targets: venv ## Prometheus' targets from the inventory again (after a scale-in)
 	$(SDP) platform up $(CLUSTER) -- --tags prometheus --limit monitoring
 
-test-cluster: artifacts ## site.yml on 7 container hosts (Kafka x3, MinIO x4, Spark), smoke, scale out and in
-	$(BIN)/pytest tests/multihost $(PYTEST_ARGS)
+test-cluster: artifacts ## site.yml on 7 container hosts (Kafka x3, MinIO x4, Spark), smoke, faults, scale out and in
+	$(BIN)/python -m tests.suites cluster
 
 vm-host: venv ## this machine runs VMs: vagrant, libvirt, QEMU from Debian; libvirtd answering
 	$(SDP) artifacts host-deps --component vm-host || $(SDP) artifacts host-deps --component vm-host --install

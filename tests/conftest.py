@@ -92,6 +92,10 @@ def stopwatch():
     return timings.Stopwatch
 
 
+def pytest_runtest_logreport(report):
+    timings.record(report)
+
+
 def pytest_terminal_summary(terminalreporter):
     timings.report(terminalreporter)
 

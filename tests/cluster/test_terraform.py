@@ -11,16 +11,24 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sdp.bundle.layout import index
+from sdp.bundle.lockfile import LockError
 from sdp.bundle.manifest import load_manifest
-from sdp.bundle.terraform import cli_config
+from sdp.bundle.terraform import cli_config, executable
 from sdp.cluster.inventory import render
 from sdp.cluster.spec import CLUSTER_FILE, parse_cluster
 from sdp.paths import REPO_ROOT, bundle_dir
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 MIRROR = bundle_dir() / "terraform-providers"
-TERRAFORM = shutil.which("terraform") or shutil.which("tofu")
-pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="neither terraform nor tofu on PATH")
+
+
+def terraform() -> str:
+    """terraform or tofu from PATH, else the OpenTofu `make artifacts` built where neither is."""
+    try:
+        return str(executable(index().get("binaries", {}), bundle_dir()))
+    except LockError as exc:
+        pytest.fail(str(exc))
 
 
 def _terraform(*args: str, cwd: Path, home: Path, rc: Path | None = None, stdin: str = "",
@@ -32,7 +40,7 @@ def _terraform(*args: str, cwd: Path, home: Path, rc: Path | None = None, stdin:
         "CHECKPOINT_DISABLE": "1",
         "TF_CLI_CONFIG_FILE": str(rc or "/dev/null"),
     }
-    result = subprocess.run([TERRAFORM, *args, "-no-color"], cwd=cwd, env=env, input=stdin,
+    result = subprocess.run([terraform(), *args, "-no-color"], cwd=cwd, env=env, input=stdin,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert (result.returncode == 0) == ok, result.stdout + result.stderr
     return result.stdout if ok else result.stderr  # the value, or why there is none

@@ -13,7 +13,7 @@ from sdp.paths import REPO_ROOT
 
 RUBY = shutil.which("ruby")
 STUB = Path(__file__).with_name("vagrant_stub.rb")
-pytestmark = pytest.mark.skipif(RUBY is None, reason="no ruby (apt-get install ruby)")
+pytestmark = pytest.mark.skipif(RUBY is None, reason="no ruby (make prereqs installs it)")
 
 
 def _evaluate(profile: str) -> dict:

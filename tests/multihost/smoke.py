@@ -9,7 +9,7 @@ import uuid
 
 import boto3
 from confluent_kafka import Consumer, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir
 from sdp.platform import checks, settings
@@ -38,67 +38,92 @@ def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[in
     }
 
 
-def kafka_roundtrip(inv: Inventory, count: int = 1000) -> int:
-    """Produce `count` keyed messages with acks=all to a 3-partition topic replicated on every
-    broker (up to 3); returns how many distinct ones a fresh consumer group reads back."""
+def kafka_produce(inv: Inventory, run: str, numbers: range) -> None:
+    """Keyed messages `run:n` with acks=all to a 3-partition topic replicated on every broker
+    (up to 3); raises unless every one is acknowledged."""
     bootstrap = checks.kafka_bootstrap(inv)
     replicas = min(3, len(inv.hosts("kafka_broker")))
     admin = AdminClient({"bootstrap.servers": bootstrap})
     if SMOKE_TOPIC not in admin.list_topics(timeout=30).topics:
         admin.create_topics([NewTopic(SMOKE_TOPIC, 3, replicas)])[SMOKE_TOPIC].result(60)
-    run = uuid.uuid4().hex
     errors = []
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
-    for i in range(count):
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+         "delivery.timeout.ms": 60000}
+    )  # fmt: skip
+    for i in numbers:
         producer.produce(
             SMOKE_TOPIC,
             f"{run}:{i}".encode(),
             key=str(i).encode(),
             on_delivery=lambda err, _msg: err and errors.append(err),
         )
-    if producer.flush(60) or errors:
-        raise KafkaException(errors[0] if errors else "messages still queued after 60 s")
+    if producer.flush(90) or errors:
+        raise KafkaException(errors[0] if errors else "messages still queued after 90 s")
+
+
+def kafka_read(inv: Inventory, run: str, count: int) -> list[str]:
+    """Every message of `run` a fresh consumer group reads (up to `count`, 90 s at most),
+    duplicates included."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"sdp-smoke-{run}",
+        {"bootstrap.servers": checks.kafka_bootstrap(inv), "group.id": f"sdp-smoke-{run}",
          "auto.offset.reset": "earliest", "enable.auto.commit": False}
     )  # fmt: skip
-    seen: set[str] = set()
+    seen: list[str] = []
     try:
         consumer.subscribe([SMOKE_TOPIC])
         deadline = time.monotonic() + 90
         while len(seen) < count and time.monotonic() < deadline:
             msg = consumer.poll(1)
             if msg is not None and not msg.error() and msg.value().startswith(run.encode()):
-                seen.add(msg.value().decode())
+                seen.append(msg.value().decode())
     finally:
         consumer.close()
-    return len(seen)
+    return seen
+
+
+def kafka_roundtrip(inv: Inventory, count: int = 1000) -> int:
+    """Produce `count` messages with acks=all; how many distinct ones read back."""
+    run = uuid.uuid4().hex
+    kafka_produce(inv, run, range(count))
+    return len(set(kafka_read(inv, run, count)))
+
+
+def kafka_min_insync(inv: Inventory, topic: str = "shopping-events") -> str:
+    """The topic's min.insync.replicas as the brokers apply it."""
+    admin = AdminClient({"bootstrap.servers": checks.kafka_bootstrap(inv)})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result(30)
+    return configs["min.insync.replicas"].value
+
+
+def minio_client(inv: Inventory, host: str):
+    """S3 on one MinIO host, with Spark's scoped key."""
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{inv.address(host)}:{settings.platform('minio_api_port')}",
+        aws_access_key_id=settings.role("minio", "minio_spark_access_key"),
+        aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
+        region_name="us-east-1",
+    )
+
+
+SMOKE_BUCKET = settings.platform("sdp_bucket_prefix") + "checkpoints"
 
 
 def minio_through_every_host(inv: Inventory) -> dict[str, bool]:
     """Write an object through the first MinIO host; per host: does it read back the same?"""
-    bucket = settings.platform("sdp_bucket_prefix") + "checkpoints"
     key, body = f"_smoke/{uuid.uuid4().hex}", uuid.uuid4().bytes * 4096  # 64 KiB
-    port = settings.platform("minio_api_port")
-    clients = {
-        host: boto3.client(
-            "s3",
-            endpoint_url=f"http://{inv.address(host)}:{port}",
-            aws_access_key_id=settings.role("minio", "minio_spark_access_key"),
-            aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
-            region_name="us-east-1",
-        )
-        for host in inv.hosts("minio")
-    }
+    clients = {host: minio_client(inv, host) for host in inv.hosts("minio")}
     first = next(iter(clients.values()))
-    first.put_object(Bucket=bucket, Key=key, Body=body)
+    first.put_object(Bucket=SMOKE_BUCKET, Key=key, Body=body)
     try:
         return {
-            host: s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+            host: s3.get_object(Bucket=SMOKE_BUCKET, Key=key)["Body"].read() == body
             for host, s3 in clients.items()
         }
     finally:
-        first.delete_object(Bucket=bucket, Key=key)
+        first.delete_object(Bucket=SMOKE_BUCKET, Key=key)
 
 
 def minio_servers(inv: Inventory) -> list[dict]:

@@ -1,0 +1,115 @@
+"""`make test`'s suites, each with its share of the 60-minute budget, run one after another.
+
+Prints a table (suite, seconds, share) at the end, also when a suite failed, and writes it to
+$SDP_CACHE/work/reports/. A suite that overruns its share is stopped there with a message naming
+it: CI fails early instead of at its hard limit.
+
+    python -m tests.suites                 # every suite: what `make test` and CI run
+    python -m tests.suites cluster roles   # some of them
+    PYTEST_ARGS='-x -k kafka' python -m tests.suites platform
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdp.paths import REPO_ROOT, work_dir
+
+BIN = Path(sys.executable).parent
+PYTEST = [str(BIN / "pytest"), *shlex.split(os.environ.get("PYTEST_ARGS", ""))]
+BUDGET = 60 * 60
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    what: str
+    share: int  # seconds
+    commands: list[list[str]]
+    cwd: list[Path]
+
+
+def molecule_roles() -> list[str]:
+    return sorted(p.parent.name for p in (REPO_ROOT / "roles").glob("*/molecule"))
+
+
+def suites() -> list[Suite]:
+    roles = molecule_roles()
+    return [
+        Suite("unit", "tests that need no service (local SparkSession included)", 5 * 60,
+              [[*PYTEST, "-m", "not integration"]], [REPO_ROOT]),
+        # One pytest session: every end-to-end suite shares the platform it brings up once.
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 25 * 60,
+              [[*PYTEST, "-m", "integration", "--ignore=tests/multihost"]], [REPO_ROOT]),
+        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 17 * 60,
+              [[*PYTEST, "tests/multihost"]], [REPO_ROOT]),
+        Suite("roles", f"molecule: {', '.join(roles)}", 13 * 60,
+              [[str(BIN / "molecule"), "test", "--all"] for _ in roles],
+              [REPO_ROOT / "roles" / r for r in roles]),
+    ]  # fmt: skip
+
+
+def run(suite: Suite) -> tuple[float, str]:
+    """Seconds taken and the outcome: passed, failed (exit code) or over its share."""
+    started = time.monotonic()
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}  # molecule finds ansible
+    for command, cwd in zip(suite.commands, suite.cwd, strict=True):
+        left = suite.share - (time.monotonic() - started)
+        where = cwd.relative_to(REPO_ROOT)
+        print(f"== {suite.name}: {shlex.join(command)} (in {where})", flush=True)
+        begun = time.monotonic()
+        # Its own process group, so an overrun stops everything it started.
+        proc = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+        try:
+            code = proc.wait(timeout=max(left, 1))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return time.monotonic() - started, f"over its share of {suite.share} s: stopped"
+        print(f"== {suite.name}: {where}: exit {code} after {time.monotonic() - begun:.0f} s",
+              flush=True)  # fmt: skip
+        if code != 0:  # pytest's 5 (no test collected) included
+            return time.monotonic() - started, f"failed (exit {code})"
+    return time.monotonic() - started, "passed"
+
+
+def main(names: list[str]) -> int:
+    known = {s.name: s for s in suites()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        print(f"unknown suite(s) {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    chosen = [known[n] for n in names] or list(known.values())
+    assert sum(s.share for s in known.values()) <= BUDGET, "the shares exceed the budget"
+    results = []
+    for suite in chosen:
+        seconds, outcome = run(suite)
+        results.append((suite, seconds, outcome))
+        if outcome != "passed":
+            break  # fail early: the rest would only spend CI's time
+    print("\n== make test: suites (seconds, share)")
+    for suite, seconds, outcome in results:
+        print(f"  {suite.name:9} {seconds:7.0f} {suite.share:6} {outcome:8}  {suite.what}")
+    total = sum(seconds for _, seconds, _ in results)
+    print(f"  {'total':9} {total:7.0f} {BUDGET:6}")
+    reports = work_dir() / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / f"suites-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(
+        json.dumps({s.name: {"seconds": round(t), "share": s.share, "outcome": o}
+                    for s, t, o in results}, indent=2) + "\n"
+    )  # fmt: skip
+    return 0 if all(o == "passed" for _, _, o in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
