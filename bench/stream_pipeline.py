@@ -36,9 +36,10 @@ from generator.producing import KafkaSink
 from generator.simulator import Simulator
 from jobs.lake import CATALOG, pyiceberg_properties
 from sdp.platform import settings
+from sdp.platform.checks import kafka_bootstrap
 from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory
 from sdp.platform.secrets import read_secret
-from sdp.stream.reconcile import bootstrap, lake_settings
+from sdp.stream.reconcile import lake_settings
 
 SDP = str(Path(sys.executable).with_name("sdp"))
 
@@ -88,7 +89,7 @@ def throughput(args, inv, lake) -> dict:
     sdp("stream", "reconcile", "--wait", "600")
     sdp("stream", "stop")
     sim = Simulator(load_catalog(), seed=args.seed, start=time.time() - 1800, rate=500, speed=1)
-    sink = KafkaSink(bootstrap(inv))
+    sink = KafkaSink(kafka_bootstrap(inv))
     produced_at = time.monotonic()
     events = run_generate(sim, sink, Limits(count=args.count, pace=False, validate_every=0))
     produce_s = time.monotonic() - produced_at
@@ -156,7 +157,7 @@ def latency(args, inv, lake) -> dict:
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     sim = Simulator(load_catalog(), seed=args.seed, start=start, rate=args.rate, speed=1)
-    sink = RecordingSink(KafkaSink(bootstrap(inv)))
+    sink = RecordingSink(KafkaSink(kafka_bootstrap(inv)))
     run_generate(sim, sink, Limits(duration_s=args.duration, validate_every=0))
     sdp("stream", "reconcile", "--wait", "600")
     time.sleep(2)

@@ -68,7 +68,8 @@ def inventory(
 
 
 def _machines(cluster: Cluster) -> dict:
-    """What the Vagrantfile builds: the network, the image's files, the accelerator, the hosts."""
+    """What the Vagrantfile builds: the network, the image's files and the key it trusts, the
+    accelerator, the hosts."""
     return {
         "network": {
             "name": cluster.network.name,
@@ -79,6 +80,7 @@ def _machines(cluster: Cluster) -> dict:
             "netmask": cluster.network.netmask,
         },
         "image": {name: str(path) for name, path in image_files(image_path(cluster)).items()},
+        "ssh_key": str(ssh_key_path(state_dir())),
         "accelerator": accel.detect().as_vars(),
         "hosts": [
             {

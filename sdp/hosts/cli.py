@@ -1,6 +1,5 @@
 """`sdp hosts up|down|ssh`: container hosts from a spec, each with systemd, sshd and an address."""
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Annotated
@@ -8,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sdp.hosts.nspawn import ContainerHosts, load_spec
+from sdp.hosts.nspawn import ContainerHosts, load_spec, state_dir
 from sdp.local.processes import ServiceError
 
 app = typer.Typer(no_args_is_help=True, help="Container hosts (systemd-nspawn) for Ansible.")
@@ -19,9 +18,8 @@ StateOpt = Annotated[Path, typer.Option(help="base image, overlays, keys, logs [
 
 
 def _hosts(spec: Path, state: Path | None) -> ContainerHosts:
-    state = state or Path(os.environ.get("SDP_HOSTS_DIR", "/var/lib/sdp-hosts"))
     try:
-        return ContainerHosts(load_spec(spec), state)
+        return ContainerHosts(load_spec(spec), state or state_dir())
     except (ServiceError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

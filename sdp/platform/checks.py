@@ -27,9 +27,14 @@ def _get_json(url: str, timeout: float = 5) -> dict:
         return json.load(response)
 
 
+# Endpoints as _platform's sdp_kafka_bootstrap and sdp_s3_endpoint derive them for the roles.
 def kafka_bootstrap(inv: Inventory) -> str:
     port = settings.platform("kafka_broker_port")
     return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
+
+
+def s3_endpoint(inv: Inventory) -> str:
+    return f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_api_port')}"
 
 
 def spark_master_state(inv: Inventory) -> dict:
@@ -106,14 +111,14 @@ def kafka_roundtrip(inv: Inventory) -> str:
 def minio(inv: Inventory) -> str:
     import boto3
 
-    endpoint = f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_api_port')}"
+    endpoint = s3_endpoint(inv)
     with urllib.request.urlopen(f"{endpoint}/minio/health/cluster", timeout=5) as response:
         if response.status != 200:
             raise RuntimeError(f"cluster health {response.status}")
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
-        aws_access_key_id=settings.role("minio", "minio_spark_access_key"),
+        aws_access_key_id=settings.platform("sdp_s3_access_key"),
         aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
         region_name="us-east-1",
     )

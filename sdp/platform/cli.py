@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sdp.bundle.served import serving
-from sdp.hosts.nspawn import ARTIFACT_PORT, ContainerHosts, load_spec
+from sdp.hosts.nspawn import ARTIFACT_PORT, ContainerHosts, load_spec, state_dir
 from sdp.local.processes import ServiceError
 from sdp.platform.checks import run_checks
 from sdp.platform.inventory import (
@@ -62,8 +62,7 @@ def _inventory(path: Path) -> Inventory:
 
 
 def _container_hosts(path: Path) -> ContainerHosts:
-    state = Path(os.environ.get("SDP_HOSTS_DIR", "/var/lib/sdp-hosts"))
-    return ContainerHosts(load_spec(path.resolve()), state)
+    return ContainerHosts(load_spec(path.resolve()), state_dir())
 
 
 def _machines(inventory: Path, inv: Inventory, machines: Machines | None) -> AbstractContextManager:

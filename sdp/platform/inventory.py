@@ -1,6 +1,8 @@
 """The inventory as the control node's Python sees it: groups, hosts and their addresses."""
 
+import configparser
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,6 +17,14 @@ LOCAL_INVENTORY = ANSIBLE_DIR / "inventories" / "local"
 def ansible_tool(name: str) -> str:
     """ansible-playbook & co. from the interpreter's own environment (the project's venv)."""
     return str(Path(sys.executable).with_name(name))
+
+
+def ssh_options() -> list[str]:
+    """The options Ansible's ssh gets from ansible.cfg (ssh_args, ssh_common_args)."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ANSIBLE_DIR / "ansible.cfg")
+    section = config["ssh_connection"]
+    return shlex.split(section["ssh_args"]) + shlex.split(section["ssh_common_args"])
 
 
 class InventoryError(ValueError):

@@ -1,7 +1,25 @@
-"""Where the control node keeps a cluster's generated secrets (the roles write them)."""
+"""The control node's secrets: the one list of them, where they are kept, and how the generated
+ones are made. The roles reach them through lookup('sdp', 'secret', NAME), the clients through
+read_secret."""
 
+import contextlib
 import os
+import string
+import tempfile
 from pathlib import Path
+from secrets import choice
+
+# Every secret by file name: the length of the ones generated on first use (letters and digits),
+# None for one the hosts make (MinIO signs the token; the minio role fetches it).
+SECRETS: dict[str, int | None] = {
+    "minio-root-password": 40,
+    "minio-spark-secret-key": 40,
+    "postgres-iceberg": 32,
+    "postgres-airflow": 32,
+    "postgres-serving": 32,
+    "minio-prometheus-token": None,
+}
+ALPHABET = string.ascii_letters + string.digits
 
 
 def secrets_dir(cluster: str) -> Path:
@@ -12,11 +30,33 @@ def secrets_dir(cluster: str) -> Path:
     return Path.home() / ".config" / "sdp" / "secrets" / cluster
 
 
+def _path(cluster: str, name: str) -> Path:
+    if name not in SECRETS:
+        raise KeyError(f"{name!r} is not in SECRETS (sdp/platform/secrets.py): {sorted(SECRETS)}")
+    return secrets_dir(cluster) / name
+
+
 def read_secret(cluster: str, name: str) -> str:
-    path = secrets_dir(cluster) / name
+    path = _path(cluster, name)
     try:
-        return path.read_text().split()[0]  # the password lookup may append " salt=..."
+        return path.read_text().split()[0]  # Ansible's password lookup may have added " salt=..."
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path} is missing: the roles generate it on the first `make up`"
         ) from None
+
+
+def ensure_secret(cluster: str, name: str) -> str:
+    """The secret, generated first if it is a generated one and not there yet."""
+    path, length = _path(cluster, name), SECRETS[name]
+    if length and not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:  # mode 0600
+            tmp.write("".join(choice(ALPHABET) for _ in range(length)) + "\n")
+        try:
+            # Ansible's forks evaluate the same default at once: the first link wins, all read it.
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp.name, path)
+        finally:
+            os.unlink(tmp.name)
+    return read_secret(cluster, name)

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from jobs.lake import CATALOG, LakeSettings, pyiceberg_properties
 from jobs.streaming.spec import table_name
 from sdp.platform import settings
+from sdp.platform.checks import kafka_bootstrap, s3_endpoint
 from sdp.platform.inventory import Inventory
 from sdp.platform.secrets import read_secret
 
@@ -66,16 +67,11 @@ def lake_settings(inv: Inventory) -> LakeSettings:
         pg_database=settings.platform("sdp_catalog_db"),
         pg_user="iceberg",
         pg_password=read_secret(inv.cluster_name, "postgres-iceberg"),
-        s3_endpoint=f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_api_port')}",
-        s3_access_key=settings.role("minio", "minio_spark_access_key"),
+        s3_endpoint=s3_endpoint(inv),
+        s3_access_key=settings.platform("sdp_s3_access_key"),
         s3_secret_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
         warehouse=settings.platform("sdp_warehouse"),
     )
-
-
-def bootstrap(inv: Inventory) -> str:
-    port = settings.platform("kafka_broker_port")
-    return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
 
 
 def kafka_offsets(bootstrap_servers: str, topics: list[str]) -> dict[str, dict[int, tuple]]:
@@ -184,7 +180,7 @@ def reconcile(inv: Inventory, topics: list[str]) -> tuple[Checkpoint, list[Topic
         "s3", endpoint_url=lake.s3_endpoint, aws_access_key_id=lake.s3_access_key,
         aws_secret_access_key=lake.s3_secret_key, region_name="us-east-1",
     )  # fmt: skip
-    kafka = kafka_offsets(bootstrap(inv), topics)
+    kafka = kafka_offsets(kafka_bootstrap(inv), topics)
     checkpoint = read_checkpoint(s3, StreamLocation.from_role())
     catalog = load_catalog(CATALOG, **pyiceberg_properties(lake))
     dead = _landed(catalog, "bronze.dead_letter", "kafka_topic", "kafka_partition", "kafka_offset")

@@ -40,4 +40,5 @@ def test_hosts_json_carries_what_the_vagrantfile_reads():
     assert machines["network"]["address"] == "10.232.0.1"
     assert machines["network"]["netmask"] == "255.255.255.0"
     assert set(machines["image"]) == {"disk", "kernel", "initrd", "box"}
+    assert machines["ssh_key"].endswith("/ssh/id_ed25519")
     assert [h["name"] for h in machines["hosts"]] == ["sdp-node1", "sdp-node2", "sdp-node3"]

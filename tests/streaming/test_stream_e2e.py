@@ -20,9 +20,10 @@ import pytest
 
 from jobs.lake import CATALOG, pyiceberg_properties
 from sdp.platform import settings
+from sdp.platform.checks import kafka_bootstrap
 from sdp.platform.inventory import LOCAL_INVENTORY
 from sdp.platform.secrets import read_secret
-from sdp.stream.reconcile import bootstrap, lake_settings
+from sdp.stream.reconcile import lake_settings
 from tests.conftest import needs_container_hosts, sdp
 
 pytestmark = [pytest.mark.integration, needs_container_hosts]
@@ -53,7 +54,7 @@ def produce(inv, messages: list[tuple[str, bytes | None, bytes | None]]) -> list
 
         return report
 
-    producer = Producer({"bootstrap.servers": bootstrap(inv), "acks": "all", "linger.ms": 20})
+    producer = Producer({"bootstrap.servers": kafka_bootstrap(inv), "acks": "all", "linger.ms": 20})
     for i, (topic, key, value) in enumerate(messages):
         producer.produce(topic, value, key, on_delivery=on_delivery(i))
         producer.poll(0)

@@ -8,6 +8,9 @@
     query('sdp', 'apt', 'java')            -> ['openjdk-17-jre-headless']
     lookup('sdp', 'stream_spec')           -> the streaming job's spec (jobs/streaming/spec.py)
     query('sdp', 'stream_sources')         -> [{src, dest}, ...]: the job's Python files
+    lookup('sdp', 'secret', 'postgres-iceberg') -> the secret of sdp_cluster_name, generated on
+                                              first use (the list: sdp/platform/secrets.py)
+    lookup('sdp', 'ssh_key')               -> the project's SSH key (container hosts, VM images)
 
 Paths are relative to the artifact server's root (the bundle). Runs on the control node with the
 project's virtualenv, so versions and checksums come from artifacts/manifest.yml and lock.yml.
@@ -19,8 +22,9 @@ from ansible.plugins.lookup import LookupBase
 from sdp.bundle import served
 from sdp.bundle.lockfile import LockError
 from sdp.bundle.manifest import ManifestError
+from sdp.hosts.nspawn import ssh_key_path, state_dir
 from sdp.paths import REPO_ROOT
-from sdp.platform.secrets import secrets_dir
+from sdp.platform.secrets import ensure_secret, secrets_dir
 
 
 def _stream_spec() -> list[dict]:
@@ -45,6 +49,8 @@ KINDS = {
     "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
     "stream_spec": _stream_spec,
     "stream_sources": _stream_sources,
+    "secret": lambda cluster, *names: [ensure_secret(cluster, name) for name in names],
+    "ssh_key": lambda: [str(ssh_key_path(state_dir()))],
 }
 
 
@@ -52,7 +58,10 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         if not terms or terms[0] not in KINDS:
             raise AnsibleLookupError(f"sdp: the first term must be one of {sorted(KINDS)}")
+        kind, args = terms[0], terms[1:]
         try:
-            return KINDS[terms[0]](*terms[1:])
-        except (LockError, ManifestError, KeyError, TypeError) as exc:
+            if kind == "secret":  # of the cluster the play deploys
+                args = [self._templar.template(variables["sdp_cluster_name"]), *args]
+            return KINDS[kind](*args)
+        except (LockError, ManifestError, KeyError, TypeError, FileNotFoundError) as exc:
             raise AnsibleLookupError(f"sdp {list(terms)}: {exc}") from exc
