@@ -8,7 +8,7 @@ SDP := $(BIN)/sdp
 PYTEST_ARGS ?=
 export PYTEST_ARGS  # tests/suites.py passes them to each pytest run
 
-.PHONY: help venv prereqs artifacts up status down test test-unit test-roles lint format clean
+.PHONY: help venv prereqs artifacts up demo status down test test-unit test-roles lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ up: artifacts ## boot the hosts of INVENTORY (default: one local container host)
 
 status: venv ## use every service for real; non-zero naming what is down
 	$(SDP) platform status -i $(INVENTORY)
+
+demo: up ## the demo: generator on the daily curve, the x10 sale on halfway, the windows it made (DEMO_ARGS='--minutes 4')
+	$(SDP) platform demo -i $(INVENTORY) $(DEMO_ARGS)
 
 down: venv ## stop every service and power the container hosts off; data stays
 	$(SDP) platform down -i $(INVENTORY)

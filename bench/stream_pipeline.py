@@ -36,9 +36,8 @@ from generator.producing import KafkaSink
 from generator.simulator import Simulator
 from jobs.lake import CATALOG, pyiceberg_properties
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap
+from sdp.platform.checks import kafka_bootstrap, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory
-from sdp.platform.secrets import read_secret
 from sdp.stream.reconcile import lake_settings
 
 SDP = str(Path(sys.executable).with_name("sdp"))
@@ -128,8 +127,6 @@ class RecordingSink:
 
 
 def latency(args, inv, lake) -> dict:
-    import psycopg
-
     sdp("stream", "reconcile", "--wait", "600")
     start = time.time()
     window_start = datetime.fromtimestamp(start - start % 300, UTC)
@@ -137,11 +134,7 @@ def latency(args, inv, lake) -> dict:
     done = threading.Event()
 
     def poll():
-        with psycopg.connect(
-            host=inv.addresses("postgres")[0], port=settings.platform("postgres_port"),
-            dbname=settings.platform("sdp_serving_db"), user="serving",
-            password=read_secret(inv.cluster_name, "postgres-serving"), autocommit=True,
-        ) as conn:  # fmt: skip
+        with serving_connection(inv) as conn:
 
             def count() -> int:
                 return conn.execute(

@@ -133,21 +133,30 @@ def minio(inv: Inventory) -> str:
     return f"healthy; put/get on {bucket} with Spark's key"
 
 
-def postgres(inv: Inventory) -> str:
+def postgres_connection(inv: Inventory, dbname: str, owner: str):
+    """A session on one of the platform's databases as its owner."""
     import psycopg
 
-    host = inv.addresses("postgres")[0]
+    return psycopg.connect(
+        host=inv.addresses("postgres")[0],
+        port=settings.platform("postgres_port"),
+        dbname=dbname,
+        user=owner,
+        password=read_secret(inv.cluster_name, f"postgres-{owner}"),
+        connect_timeout=15,  # 5 s timed out on a loaded TCG VM (it logged in 11 s later)
+        autocommit=True,
+    )
+
+
+def serving_connection(inv: Inventory):
+    """The dashboards' database: gold windows upserted by the stream (schema `serving`)."""
+    return postgres_connection(inv, settings.platform("sdp_serving_db"), "serving")
+
+
+def postgres(inv: Inventory) -> str:
     databases = settings.role("postgres", "postgres_databases")
     for db in databases:
-        with psycopg.connect(
-            host=host,
-            port=settings.platform("postgres_port"),
-            dbname=db["name"],
-            user=db["owner"],
-            password=read_secret(inv.cluster_name, f"postgres-{db['owner']}"),
-            # 5 s timed out on a loaded TCG VM (it logged in 11 s later)
-            connect_timeout=15,
-        ) as conn:
+        with postgres_connection(inv, db["name"], db["owner"]) as conn:
             conn.execute("SELECT 1")
     return "logged in to " + ", ".join(db["name"] for db in databases)
 
