@@ -42,12 +42,12 @@ def molecule_roles() -> list[str]:
 def suites() -> list[Suite]:
     roles = molecule_roles()
     return [
-        Suite("unit", "tests that need no service (local SparkSession included)", 4 * 60,
+        Suite("unit", "tests that need no service (local SparkSession included)", 3 * 60,
               [[*PYTEST, "-m", "not integration"]], [REPO_ROOT]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 24 * 60,
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 23 * 60,
               [[*PYTEST, "-m", "integration", "--ignore=tests/multihost"]], [REPO_ROOT]),
-        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 17 * 60,
+        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 19 * 60,
               [[*PYTEST, "tests/multihost"]], [REPO_ROOT]),
         Suite("roles", f"molecule: {', '.join(roles)}", 15 * 60,
               [[str(BIN / "molecule"), "test", "--all"] for _ in roles],
