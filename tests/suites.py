@@ -31,8 +31,7 @@ class Suite:
     name: str
     what: str
     share: int  # seconds
-    commands: list[list[str]]
-    cwd: list[Path]
+    steps: list[tuple[list[str], Path]]  # (command, where it runs)
 
 
 def molecule_roles() -> list[str]:
@@ -43,15 +42,15 @@ def suites() -> list[Suite]:
     roles = molecule_roles()
     return [
         Suite("unit", "tests that need no service (local SparkSession included)", 3 * 60,
-              [[*PYTEST, "-m", "not integration"]], [REPO_ROOT]),
+              [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         Suite("platform", "the single-host platform (sdp-local) and what runs on it", 23 * 60,
-              [[*PYTEST, "-m", "integration", "--ignore=tests/multihost"]], [REPO_ROOT]),
+              [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
         Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 19 * 60,
-              [[*PYTEST, "tests/multihost"]], [REPO_ROOT]),
+              [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
         Suite("roles", f"molecule: {', '.join(roles)}", 15 * 60,
-              [[str(BIN / "molecule"), "test", "--all"] for _ in roles],
-              [REPO_ROOT / "roles" / r for r in roles]),
+              [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
+               for r in roles]),
     ]  # fmt: skip
 
 
@@ -59,7 +58,7 @@ def run(suite: Suite) -> tuple[float, str]:
     """Seconds taken and the outcome: passed, failed (exit code) or over its share."""
     started = time.monotonic()
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}  # molecule finds ansible
-    for command, cwd in zip(suite.commands, suite.cwd, strict=True):
+    for command, cwd in suite.steps:
         left = suite.share - (time.monotonic() - started)
         where = cwd.relative_to(REPO_ROOT)
         print(f"== {suite.name}: {shlex.join(command)} (in {where})", flush=True)

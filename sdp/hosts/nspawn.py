@@ -19,20 +19,13 @@ import yaml
 
 from sdp.bundle.served import host_apt_packages
 from sdp.local.processes import ServiceError, port_open, read_pid, spawn, stop, tail, wait_until
-from sdp.platform.inventory import Inventory, InventoryError, load_inventory
+from sdp.platform.inventory import Inventory, InventoryError, load_inventory, ssh_options
 
+# python3-apt: Ansible's apt module.
 BASE_PACKAGES = [
-    "systemd",
-    "systemd-sysv",
-    "dbus",
-    "openssh-server",
-    "python3",
-    "python3-apt",
-    "iproute2",
-    "ca-certificates",
-    "sudo",
-    "procps",
-]  # fmt: skip  (python3-apt: Ansible's apt module)
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2",
+    "ca-certificates", "sudo", "procps",
+]  # fmt: skip
 HOST_TOOLS = {
     "systemd-nspawn": "systemd-container",
     "mmdebstrap": "mmdebstrap",
@@ -457,6 +450,4 @@ class ContainerHosts:
 
 def ssh_command(key: Path, address: str) -> list[str]:
     """ssh to root@address with the project's key and the options Ansible uses."""
-    from sdp.platform.inventory import ssh_options
-
     return ["ssh", "-i", str(key), *ssh_options(), "-o", "ConnectTimeout=5", f"root@{address}"]

@@ -33,8 +33,23 @@ def kafka_bootstrap(inv: Inventory) -> str:
     return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
 
 
-def s3_endpoint(inv: Inventory) -> str:
-    return f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_api_port')}"
+def s3_endpoint(inv: Inventory, address: str | None = None) -> str:
+    """MinIO's S3 API on a host of the minio group (the first one unless given)."""
+    address = address or inv.addresses("minio")[0]
+    return f"http://{address}:{settings.platform('minio_api_port')}"
+
+
+def s3_client(inv: Inventory, endpoint: str):
+    """S3 with Spark's scoped key (read/write on the platform's buckets only)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=settings.platform("sdp_s3_access_key"),
+        aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
+        region_name="us-east-1",
+    )
 
 
 def spark_master_state(inv: Inventory) -> dict:
@@ -109,19 +124,11 @@ def kafka_roundtrip(inv: Inventory) -> str:
 
 
 def minio(inv: Inventory) -> str:
-    import boto3
-
     endpoint = s3_endpoint(inv)
     with urllib.request.urlopen(f"{endpoint}/minio/health/cluster", timeout=5) as response:
         if response.status != 200:
             raise RuntimeError(f"cluster health {response.status}")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=settings.platform("sdp_s3_access_key"),
-        aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
-        region_name="us-east-1",
-    )
+    s3 = s3_client(inv, endpoint)
     bucket = settings.platform("sdp_bucket_prefix") + "checkpoints"
     key, body = f"_health/{uuid.uuid4().hex}", uuid.uuid4().bytes
     s3.put_object(Bucket=bucket, Key=key, Body=body)

@@ -7,14 +7,12 @@ import subprocess
 import time
 import uuid
 
-import boto3
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir
 from sdp.platform import checks, settings
 from sdp.platform.inventory import Inventory
-from sdp.platform.secrets import read_secret
 
 SMOKE_TOPIC = "sdp-smoke"
 
@@ -98,14 +96,8 @@ def kafka_min_insync(inv: Inventory, topic: str = "shopping-events") -> str:
 
 
 def minio_client(inv: Inventory, host: str):
-    """S3 on one MinIO host, with Spark's scoped key."""
-    return boto3.client(
-        "s3",
-        endpoint_url=f"http://{inv.address(host)}:{settings.platform('minio_api_port')}",
-        aws_access_key_id=settings.role("minio", "minio_spark_access_key"),
-        aws_secret_access_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
-        region_name="us-east-1",
-    )
+    """S3 through one MinIO host, with Spark's scoped key."""
+    return checks.s3_client(inv, checks.s3_endpoint(inv, inv.address(host)))
 
 
 SMOKE_BUCKET = settings.platform("sdp_bucket_prefix") + "checkpoints"
