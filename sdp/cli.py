@@ -6,7 +6,6 @@ from generator.cli import register as register_generator
 from sdp.bundle.cli import app as artifacts_app
 from sdp.cluster.cli import app as cluster_app
 from sdp.hosts.cli import app as hosts_app
-from sdp.local.cli import app as local_app
 from sdp.platform.cli import app as platform_app
 from sdp.stream.cli import app as stream_app
 
@@ -14,7 +13,6 @@ app = typer.Typer(
     no_args_is_help=True, help="shopping-data-pipeline: build, run and feed the platform."
 )
 app.add_typer(artifacts_app, name="artifacts")
-app.add_typer(local_app, name="local")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(platform_app, name="platform")
 app.add_typer(stream_app, name="stream")

@@ -1,77 +1,23 @@
-"""Real services for the integration tests, started from the artifact bundle on loopback.
-
-Each fixture starts only its own service, once per test session, under a temporary prefix with
-free ports and generated secrets, and stops it at the end.
+"""Shared fixtures: the running platform for the integration tests (`platform`, an Inventory of
+the container host sdp-local that `sdp platform up` brings up once per session, and
+`kafka_bootstrap` derived from it), the optional real datasets, the CLI as a user runs it and the
+session's step timings.
 """
 
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from sdp.bundle.lockfile import LockError
-from sdp.local.processes import free_port
-from sdp.local.services import Kafka, MinIO, Postgres
-from sdp.local.stack import DEFAULT_PORTS, Stack, load_or_create_config
 from sdp.paths import REPO_ROOT
+from sdp.platform import checks
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
 from tests import timings
 
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
-
-
-@pytest.fixture(scope="session")
-def stack_config():
-    ports = {name: free_port() for name in DEFAULT_PORTS}
-    # Not under pytest's 0700 tmp dir: PostgreSQL drops to its own user and must reach its data.
-    prefix = Path(tempfile.mkdtemp(prefix="sdp-test-stack-"))
-    prefix.chmod(0o711)
-    # One drive keeps start-up quick; `sdp local up` uses four (an erasure set).
-    yield load_or_create_config(prefix, ports, minio_drives=1)
-    shutil.rmtree(prefix, ignore_errors=True)
-
-
-@contextmanager
-def _running(stack_config, name: str) -> Iterator[Stack]:
-    stack = Stack(stack_config, [name])
-    try:
-        stack.up()
-    except LockError as exc:
-        pytest.fail(f"the artifact bundle is not built ({exc}); run `make artifacts`")
-    try:
-        yield stack
-    finally:
-        stack.down()
-
-
-@pytest.fixture(scope="session")
-def kafka_service(stack_config) -> Iterator[Kafka]:
-    with _running(stack_config, "kafka") as stack:
-        yield stack.service("kafka")
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap(kafka_service) -> str:
-    """host:port of a real single-node KRaft broker (auto topic creation on)."""
-    return kafka_service.bootstrap
-
-
-@pytest.fixture(scope="session")
-def minio_service(stack_config) -> Iterator[MinIO]:
-    with _running(stack_config, "minio") as stack:
-        yield stack.service("minio")
-
-
-@pytest.fixture(scope="session")
-def postgres_service(stack_config) -> Iterator[Postgres]:
-    with _running(stack_config, "postgres") as stack:
-        yield stack.service("postgres")
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +69,10 @@ def platform(platform_first_up) -> Inventory:
     up = platform_first_up
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     return load_inventory(LOCAL_INVENTORY)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(platform) -> str:
+    """host:port,... of the platform's brokers. They create no topic on first use: a test makes
+    its own, uniquely named, and deletes it."""
+    return checks.kafka_bootstrap(platform)

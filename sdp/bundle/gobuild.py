@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sdp.bundle.lockfile import LockError
 from sdp.bundle.manifest import Component
-from sdp.local.processes import tail
+from sdp.processes import tail
 
 
 def go_version() -> str:

@@ -22,8 +22,8 @@ from sdp.hosts.nspawn import (
     ssh_key_path,
     state_dir,
 )
-from sdp.local.processes import ServiceError
 from sdp.paths import work_dir
+from sdp.processes import ServiceError
 
 app = typer.Typer(no_args_is_help=True, help="The multi-host cluster spec (cluster.yml).")
 console = Console(stderr=True)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from sdp.hosts.nspawn import BASE_PACKAGES, write_apt_proxy_conf
-from sdp.local.processes import ServiceError
+from sdp.processes import ServiceError
 
 RELEASE = "bookworm"  # what the roles target (common's preflight checks it)
 VM_PACKAGES = [*BASE_PACKAGES, "linux-image-amd64", "initramfs-tools", "udev", "e2fsprogs"]

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from sdp.local.processes import ServiceError
+from sdp.processes import ServiceError
 
 URI = "qemu:///system"
 POOL = "default"  # vagrant-libvirt's default storage pool

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from sdp.hosts.nspawn import ContainerHosts, load_spec, state_dir
-from sdp.local.processes import ServiceError
+from sdp.processes import ServiceError
 
 app = typer.Typer(no_args_is_help=True, help="Container hosts (systemd-nspawn) for Ansible.")
 console = Console(stderr=True)

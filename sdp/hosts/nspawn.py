@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 from sdp.bundle.served import host_apt_packages
-from sdp.local.processes import ServiceError, port_open, read_pid, spawn, stop, tail, wait_until
 from sdp.platform.inventory import Inventory, InventoryError, load_inventory, ssh_options
+from sdp.processes import ServiceError, port_open, read_pid, spawn, stop, tail, wait_until
 
 # python3-apt: Ansible's apt module.
 BASE_PACKAGES = [

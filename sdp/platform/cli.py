@@ -17,7 +17,6 @@ from rich.table import Table
 
 from sdp.bundle.served import serving
 from sdp.hosts.nspawn import ARTIFACT_PORT, ContainerHosts, load_spec, state_dir
-from sdp.local.processes import ServiceError
 from sdp.platform import checks, settings
 from sdp.platform.checks import run_checks
 from sdp.platform.inventory import (
@@ -28,6 +27,7 @@ from sdp.platform.inventory import (
     ansible_tool,
     load_inventory,
 )
+from sdp.processes import ServiceError
 
 app = typer.Typer(no_args_is_help=True, help="The platform on an inventory's hosts (Ansible).")
 console = Console(stderr=True)

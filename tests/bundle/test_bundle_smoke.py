@@ -1,24 +1,38 @@
-"""The bundle is complete: Kafka, MinIO, PostgreSQL, Spark + Iceberg + pyiceberg work together
-using only bundle artifacts and processes started on loopback."""
+"""The bundle is complete: Kafka, MinIO, PostgreSQL, Spark + Iceberg + pyiceberg work together,
+the services as the platform runs them (`make up`) and a local Spark session from the bundle's jars.
+
+The platform is shared and long-lived: every run works in its own topic, object prefix and
+catalog namespace (a uuid in the name), assumes nothing about what else is there, and removes
+what it made.
+"""
 
 import json
 import uuid
+from urllib.parse import urlparse
 
 import pytest
 
-from jobs.lake import CATALOG, LakeSettings, pyiceberg_properties, spark_conf
+from jobs.lake import CATALOG, pyiceberg_properties, spark_conf
 from sdp.bundle import layout
+from sdp.platform import checks, settings
+from sdp.stream.reconcile import lake_settings
 
 pytestmark = pytest.mark.integration
 
 MESSAGES = 200
+RUN = uuid.uuid4().hex[:8]
+BUCKET = settings.platform("sdp_bucket_prefix") + "warehouse"
+PREFIX = f"_tests/smoke-{RUN}/"  # this run's objects in the platform's warehouse bucket
 
 
 @pytest.fixture(scope="module")
 def topic_with_events(kafka_bootstrap):
     from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
 
-    topic = f"smoke-{uuid.uuid4().hex[:8]}"
+    topic = f"smoke-{RUN}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(topic, 1)])[topic].result(30)  # the brokers' replication
     producer = Producer(
         {"bootstrap.servers": kafka_bootstrap, "acks": "all", "enable.idempotence": True}
     )
@@ -27,26 +41,31 @@ def topic_with_events(kafka_bootstrap):
         for i in range(MESSAGES)
     ]
     failures = []
-    for event in events:
-        producer.produce(
-            topic,
-            key=event["event_id"],
-            value=json.dumps(event),
-            on_delivery=lambda err, _msg: err and failures.append(err),
-        )
-    assert producer.flush(30) == 0
-    assert failures == []
-    return topic, events
+    try:
+        for event in events:
+            producer.produce(
+                topic,
+                key=event["event_id"],
+                value=json.dumps(event),
+                on_delivery=lambda err, _msg: err and failures.append(err),
+            )
+        assert producer.flush(30) == 0
+        assert failures == []
+        yield topic, events
+    finally:
+        admin.delete_topics([topic])[topic].result(30)
 
 
 def test_kafka_produce_and_consume(kafka_bootstrap, topic_with_events):
     from confluent_kafka import Consumer
+    from confluent_kafka.admin import AdminClient
 
     topic, events = topic_with_events
+    group = f"smoke-{uuid.uuid4()}"
     consumer = Consumer(
         {
             "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"smoke-{uuid.uuid4()}",
+            "group.id": group,
             "auto.offset.reset": "earliest",
         }
     )
@@ -61,37 +80,40 @@ def test_kafka_produce_and_consume(kafka_bootstrap, topic_with_events):
                 break
     finally:
         consumer.close()
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin.delete_consumer_groups([group])[group].result(30)
     assert sorted(e["event_id"] for e in seen) == sorted(e["event_id"] for e in events)
 
 
 @pytest.fixture(scope="module")
-def s3(minio_service):
-    import boto3
+def s3(platform):
+    """Spark's key, which may use the platform's buckets only: this run's objects go under PREFIX
+    and are deleted at the end."""
+    client = checks.s3_client(platform, checks.s3_endpoint(platform))
+    yield client
+    delete_objects(client, BUCKET, PREFIX)
 
-    secrets = minio_service.cfg.secrets
-    return boto3.client(
-        "s3",
-        endpoint_url=minio_service.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=secrets["minio_user"],
-        aws_secret_access_key=secrets["minio_password"],
-    )
+
+def delete_objects(s3, bucket: str, prefix: str) -> None:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
 
 
 def test_minio_put_and_get(s3):
-    s3.create_bucket(Bucket="smoke")
     body = "주문 완료 ✓ order done".encode()
-    s3.put_object(Bucket="smoke", Key="a/b.txt", Body=body)
-    assert s3.get_object(Bucket="smoke", Key="a/b.txt")["Body"].read() == body
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}a/b.txt", Body=body)
+    assert s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}a/b.txt")["Body"].read() == body
 
 
-def test_minio_rejects_wrong_credentials(minio_service):
+def test_minio_rejects_wrong_credentials(platform):
     import boto3
     from botocore.exceptions import ClientError
 
     client = boto3.client(
         "s3",
-        endpoint_url=minio_service.endpoint,
+        endpoint_url=checks.s3_endpoint(platform),
         region_name="us-east-1",
         aws_access_key_id="minioadmin",
         aws_secret_access_key="minioadmin",
@@ -100,44 +122,37 @@ def test_minio_rejects_wrong_credentials(minio_service):
         client.list_buckets()
 
 
-def test_postgres_login(postgres_service):
+def test_postgres_login(platform):
     import psycopg
 
-    with psycopg.connect(postgres_service.dsn()) as conn:
-        assert conn.execute("select 1").fetchone() == (1,)
+    with checks.postgres_connection(platform, settings.platform("sdp_catalog_db"), "iceberg") as c:
+        assert c.execute("select 1").fetchone() == (1,)
+        info = c.info
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(
-            postgres_service.dsn().replace(
-                postgres_service.cfg.secrets["postgres_password"], "wrong"
-            )
+            host=info.host,
+            port=info.port,
+            dbname=info.dbname,
+            user=info.user,
+            password="wrong",
+            connect_timeout=15,
         )
 
 
 def test_spark_reads_kafka_writes_iceberg_pyiceberg_reads_back(
-    kafka_bootstrap, topic_with_events, minio_service, postgres_service, s3, tmp_path
+    platform, kafka_bootstrap, topic_with_events, s3, tmp_path
 ):
-    import psycopg
     from pyiceberg.catalog import load_catalog
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
     topic, events = topic_with_events
-    with psycopg.connect(postgres_service.dsn(), autocommit=True) as conn:
-        conn.execute("create database lake_catalog")
-    s3.create_bucket(Bucket="warehouse")
-    secrets = minio_service.cfg.secrets
-    lake = LakeSettings(
-        pg_host="127.0.0.1",
-        pg_port=postgres_service.port,
-        pg_database="lake_catalog",
-        pg_user="postgres",
-        pg_password=secrets["postgres_password"],
-        s3_endpoint=minio_service.endpoint,
-        s3_access_key=secrets["minio_user"],
-        s3_secret_key=secrets["minio_password"],
-        warehouse="s3://warehouse/lake",
-    )
+    # The platform's catalog (its PostgreSQL database and warehouse bucket) with the keys the
+    # stream uses; this run's table in its own namespace.
+    lake = lake_settings(platform)
+    namespace = f"smoke_{RUN}"
+    table_name = f"{namespace}.events"
     jars = layout.jars("spark-kafka", "iceberg", "hadoop-aws", "postgresql-jdbc")
     builder = SparkSession.builder.master("local[2]").appName("bundle-smoke")
     for key, value in {
@@ -147,35 +162,46 @@ def test_spark_reads_kafka_writes_iceberg_pyiceberg_reads_back(
         "spark.local.dir": str(tmp_path),
     }.items():
         builder = builder.config(key, value)
+    catalog = load_catalog(CATALOG, **pyiceberg_properties(lake))
     spark = builder.getOrCreate()
     try:
-        schema = StructType(
-            [
-                StructField("event_id", StringType()),
-                StructField("price", DoubleType()),
-                StructField("category", StringType()),
-            ]
-        )
-        raw = (
-            spark.read.format("kafka")
-            .option("kafka.bootstrap.servers", kafka_bootstrap)
-            .option("subscribe", topic)
-            .option("startingOffsets", "earliest")
-            .load()
-        )
-        parsed = raw.select(
-            F.from_json(F.col("value").cast("string"), schema).alias("e"), "offset"
-        ).select("e.*")
-        spark.sql(f"create namespace if not exists {CATALOG}.smoke")
-        parsed.writeTo(f"{CATALOG}.smoke.events").using("iceberg").create()
-        assert spark.table(f"{CATALOG}.smoke.events").count() == len(events)
-        # hadoop-aws + the AWS SDK bundle: S3A is what checkpoints and event logs use.
-        parsed.limit(5).write.mode("overwrite").parquet("s3a://warehouse/s3a-check")
-        assert spark.read.parquet("s3a://warehouse/s3a-check").count() == 5
-    finally:
-        spark.stop()
+        try:
+            schema = StructType(
+                [
+                    StructField("event_id", StringType()),
+                    StructField("price", DoubleType()),
+                    StructField("category", StringType()),
+                ]
+            )
+            raw = (
+                spark.read.format("kafka")
+                .option("kafka.bootstrap.servers", kafka_bootstrap)
+                .option("subscribe", topic)
+                .option("startingOffsets", "earliest")
+                .load()
+            )
+            parsed = raw.select(
+                F.from_json(F.col("value").cast("string"), schema).alias("e"), "offset"
+            ).select("e.*")
+            spark.sql(f"create namespace {CATALOG}.{namespace}")
+            parsed.writeTo(f"{CATALOG}.{table_name}").using("iceberg").create()
+            assert spark.table(f"{CATALOG}.{table_name}").count() == len(events)
+            # hadoop-aws + the AWS SDK bundle: S3A is what checkpoints and event logs use.
+            s3a = f"s3a://{BUCKET}/{PREFIX}s3a-check"
+            parsed.limit(5).write.mode("overwrite").parquet(s3a)
+            assert spark.read.parquet(s3a).count() == 5
+        finally:
+            spark.stop()
 
-    table = load_catalog(CATALOG, **pyiceberg_properties(lake)).load_table("smoke.events")
-    rows = table.scan().to_arrow().to_pylist()
-    assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in events)
-    assert round(sum(r["price"] for r in rows), 2) == round(sum(e["price"] for e in events), 2)
+        rows = catalog.load_table(table_name).scan().to_arrow().to_pylist()
+        assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in events)
+        assert round(sum(r["price"] for r in rows), 2) == round(sum(e["price"] for e in events), 2)
+    finally:
+        if catalog.table_exists(table_name):
+            # Every file under the table's location (pyiceberg's purge_table leaves the
+            # folders behind as empty objects).
+            location = urlparse(catalog.load_table(table_name).location())
+            catalog.drop_table(table_name)
+            delete_objects(s3, location.netloc, location.path.strip("/") + "/")
+        if (namespace,) in catalog.list_namespaces():
+            catalog.drop_namespace(namespace)

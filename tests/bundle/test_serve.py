@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sdp.bundle.lockfile import load_lock
-from sdp.local.processes import free_port, port_open
+from sdp.processes import free_port, port_open
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,12 @@
-"""Against a real broker from the bundle: everything produced is consumed, per-key order kept."""
+"""Against the platform's brokers (`make up`): everything produced is consumed, per-key order kept.
+
+The brokers are shared with the running stream and create no topic on first use, so each run
+sends to its own copies of the spec's topics (a uuid prefix; the stream reads only the spec's
+names), made here with the spec's partitions and configs and deleted at the end.
+"""
 
 import time
+import uuid
 from collections import defaultdict
 
 import orjson
@@ -20,21 +26,44 @@ pytestmark = pytest.mark.integration
 START = 1_714_532_400
 
 
-def ensure_topics(bootstrap: str, names) -> None:
-    """Create the topics as the spec says (auto-creation would give them one partition)."""
+class PrefixedSink(KafkaSink):
+    """Sends each spec topic's records to PREFIX + the topic: this run's own topics."""
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        super().__init__(bootstrap)
+        self.prefix = prefix
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        super().send(self.prefix + topic, key, value)
+
+
+@pytest.fixture(scope="module")
+def prefix(kafka_bootstrap):
+    """This run's topic prefix; its topics are deleted when the module's tests are done."""
+    run = f"test-{uuid.uuid4().hex[:8]}."
+    yield run
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    made = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
+    for future in admin.delete_topics(made).values() if made else ():
+        future.result(30)
+
+
+def ensure_topics(bootstrap: str, names, prefix: str) -> None:
+    """PREFIX + each name, with the spec's partitions and configs and the brokers' default
+    replication, unless there already."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = admin.list_topics(timeout=10).topics
     new = [
-        NewTopic(n, topic(n).partitions, 1, config=topic(n).config)
+        NewTopic(prefix + n, topic(n).partitions, config=topic(n).config)
         for n in names
-        if n not in existing
+        if prefix + n not in existing
     ]
     for future in admin.create_topics(new).values() if new else ():
         future.result(30)
     deadline = time.monotonic() + 30
     while True:  # a new partition has no leader for a moment
         metadata = admin.list_topics(timeout=10).topics
-        partitions = [p for n in names for p in metadata[n].partitions.values()]
+        partitions = [p for n in names for p in metadata[prefix + n].partitions.values()]
         if len(partitions) == sum(topic(n).partitions for n in names) and all(
             p.leader >= 0 and p.error is None for p in partitions
         ):
@@ -43,17 +72,17 @@ def ensure_topics(bootstrap: str, names) -> None:
         time.sleep(0.2)
 
 
-def end_offsets(bootstrap: str, names) -> dict[tuple[str, int], int]:
+def end_offsets(bootstrap: str, names, prefix: str) -> dict[tuple[str, int], int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "sdp-tests-offsets"})
     deadline = time.monotonic() + 30
     try:
         out = {}
         for name in names:
             for p in range(topic(name).partitions):
-                while (name, p) not in out:
+                while (prefix + name, p) not in out:
                     try:
-                        out[name, p] = consumer.get_watermark_offsets(
-                            TopicPartition(name, p), timeout=10
+                        out[prefix + name, p] = consumer.get_watermark_offsets(
+                            TopicPartition(prefix + name, p), timeout=10
                         )[1]
                     except (
                         KafkaException
@@ -95,11 +124,11 @@ def consume(
     return messages
 
 
-def test_generated_events_all_arrive_in_per_key_order(kafka_bootstrap):
+def test_generated_events_all_arrive_in_per_key_order(kafka_bootstrap, prefix):
     names = ["shopping-events", "search-queries", "sessions", "reviews"]
-    ensure_topics(kafka_bootstrap, names)
-    start = end_offsets(kafka_bootstrap, names)
-    sink = KafkaSink(kafka_bootstrap)
+    ensure_topics(kafka_bootstrap, names, prefix)
+    start = end_offsets(kafka_bootstrap, names, prefix)
+    sink = PrefixedSink(kafka_bootstrap, prefix)
     sim = Simulator(load_catalog(), seed=21, start=START, rate=100, speed=60)
     run_generate(sim, sink, Limits(count=20_000, pace=False))
     sink.close()
@@ -112,7 +141,7 @@ def test_generated_events_all_arrive_in_per_key_order(kafka_bootstrap):
     per_key = defaultdict(list)
     for m in messages:
         by_topic[m.topic()] += 1
-        if m.topic() == "shopping-events":
+        if m.topic() == prefix + "shopping-events":
             per_key[m.key()].append(orjson.loads(m.value())["event_id"])
     assert dict(by_topic) == dict(sink.sent)
 
@@ -126,13 +155,13 @@ def test_generated_events_all_arrive_in_per_key_order(kafka_bootstrap):
     assert per_key == expected
 
 
-def test_olist_replay_arrives_complete_and_in_order(kafka_bootstrap, fixtures, tmp_path):
+def test_olist_replay_arrives_complete_and_in_order(kafka_bootstrap, prefix, fixtures, tmp_path):
     tables, dead = read_tables(fixtures / "olist")
     plan = build_plan(tables, dead)
     names = sorted({f"olist.{e.table}" for e in plan})
-    ensure_topics(kafka_bootstrap, names)
-    start = end_offsets(kafka_bootstrap, names)
-    sink = KafkaSink(kafka_bootstrap)
+    ensure_topics(kafka_bootstrap, names, prefix)
+    start = end_offsets(kafka_bootstrap, names, prefix)
+    sink = PrefixedSink(kafka_bootstrap, prefix)
     replay(
         plan,
         sink,
@@ -150,10 +179,11 @@ def test_olist_replay_arrives_complete_and_in_order(kafka_bootstrap, fixtures, t
     assert sorted(s for ss in seqs.values() for s in ss) == list(range(len(plan)))
 
 
-def test_rees46_import_arrives_complete(kafka_bootstrap, fixtures):
-    ensure_topics(kafka_bootstrap, ["shopping-events"])
-    start = end_offsets(kafka_bootstrap, ["shopping-events"])
-    sink = KafkaSink(kafka_bootstrap)
+def test_rees46_import_arrives_complete(kafka_bootstrap, prefix, fixtures):
+    # The topic may hold the first test's events already: only what comes after counts.
+    ensure_topics(kafka_bootstrap, ["shopping-events"], prefix)
+    start = end_offsets(kafka_bootstrap, ["shopping-events"], prefix)
+    sink = PrefixedSink(kafka_bootstrap, prefix)
     assert import_rees46(fixtures / "rees46" / "2019-Oct-slice.csv", sink) == 40
     sink.close()
     messages = consume(kafka_bootstrap, start, 40)

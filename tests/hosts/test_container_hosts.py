@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sdp.hosts.nspawn import ContainerHosts, parse_spec
-from sdp.local.processes import ServiceError
+from sdp.processes import ServiceError
 
 SPEC = {
     "network": {"bridge": "sdptest0", "gateway": "10.231.250.1/24"},

@@ -3,9 +3,9 @@
 import pytest
 
 from sdp.hosts.nspawn import parse_spec, spec_from_inventory
-from sdp.local.processes import ServiceError
 from sdp.platform import settings
 from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory, parse_listing
+from sdp.processes import ServiceError
 
 LISTING = {
     "_meta": {

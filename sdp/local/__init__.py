@@ -1,1 +1,0 @@
-"""The platform as local processes on loopback (tests, and a quick one-host stack)."""
