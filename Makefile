@@ -87,11 +87,12 @@ cluster-tfvars: venv ## terraform/terraform.tfvars.json: PROFILE, the base image
 terraform-check: venv ## terraform init (offline, from the bundle's provider mirror), fmt -check, validate, test (mocked)
 	mkdir -p terraform/.terraform
 	$(SDP) artifacts terraformrc > terraform/.terraform/sdp.tfrc
+	$(SDP) cluster tfvars --profile $(PROFILE) > terraform/.terraform/check.tfvars.json
 	cd terraform && export TF_CLI_CONFIG_FILE=$$PWD/.terraform/sdp.tfrc TF_IN_AUTOMATION=1 && \
 		$(TERRAFORM) init -input=false -backend=false && \
 		$(TERRAFORM) fmt -check -recursive -diff && \
 		$(TERRAFORM) validate && \
-		$(TERRAFORM) test -var 'scaled_spec="../cluster.yml"' -var scale_added=0
+		$(TERRAFORM) test -var-file=.terraform/check.tfvars.json
 
 cluster-up: artifacts ## site.yml on the cluster's machines (MACHINES=vms|containers), then every check
 	$(SDP) platform up $(CLUSTER)
@@ -114,5 +115,6 @@ vm-host: venv ## this machine runs VMs: vagrant, libvirt, QEMU from Debian; libv
 	$(SDP) artifacts host-deps --component vm-host || $(SDP) artifacts host-deps --component vm-host --install
 	$(SDP) cluster vm-host
 
-test-vm: artifacts vm-host ## opt-in, slow under TCG: vagrant up the small profile, site.yml on the VMs, the same smoke
-	SDP_TEST_VM=1 $(BIN)/pytest tests/vm -rP $(PYTEST_ARGS)
+PROVISIONER ?= vagrant
+test-vm: artifacts vm-host ## opt-in, slow under TCG: the small profile's VMs (PROVISIONER=vagrant|terraform), site.yml, the same smoke
+	SDP_TEST_VM=1 SDP_TEST_VM_PROVISIONER=$(PROVISIONER) $(BIN)/pytest tests/vm -rP $(PYTEST_ARGS)

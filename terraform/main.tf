@@ -1,15 +1,10 @@
-# One libvirt network and one VM per host of a cluster.yml profile. Raising a pool's count in
-# cluster.yml and applying adds machines and leaves the existing ones alone: every resource is
-# keyed by host name, and names and addresses are derived deterministically (terraform/spec).
-
-module "spec" {
-  source    = "./spec"
-  spec_file = coalesce(var.spec_file, "${path.module}/../cluster.yml")
-  profile   = var.profile
-}
+# One libvirt network and one VM per machine of var.machines, which `sdp cluster tfvars` expands
+# from a cluster.yml profile. Raising a pool's count there and applying adds machines and leaves
+# the existing ones alone: every resource is keyed by host name, and the expansion keeps each
+# host's name and address.
 
 locals {
-  network = module.spec.network
+  network = var.network
 }
 
 # Air-gapped: mode "none" gives the hosts no route out; they reach only this machine, at the
@@ -30,14 +25,14 @@ resource "libvirt_network" "cluster" {
 }
 
 resource "libvirt_volume" "base" {
-  name   = "${module.spec.image}.qcow2"
+  name   = basename(var.base_image)
   pool   = var.pool
   source = var.base_image
   format = "qcow2"
 }
 
 resource "libvirt_volume" "root" {
-  for_each       = module.spec.machines
+  for_each       = var.machines
   name           = "${each.key}.qcow2"
   pool           = var.pool
   base_volume_id = libvirt_volume.base.id
@@ -47,7 +42,7 @@ resource "libvirt_volume" "root" {
 }
 
 resource "libvirt_domain" "host" {
-  for_each  = module.spec.machines
+  for_each  = var.machines
   name      = each.key
   type      = var.domain_type
   vcpu      = each.value.vcpu
@@ -55,10 +50,11 @@ resource "libvirt_domain" "host" {
   autostart = true
 
   # Direct kernel boot: the image is one ext4 file system, without a partition table or a boot
-  # loader, so building it needs no loop devices.
+  # loader, so building it needs no loop devices. The host name on the command line: DHCP's
+  # alone left every VM named localhost.
   kernel  = var.kernel
   initrd  = var.initrd
-  cmdline = [{ root = "/dev/vda", console = "ttyS0", _ = "rw" }]
+  cmdline = [{ root = "/dev/vda", console = "ttyS0", _ = "rw", "systemd.hostname" = each.key }]
 
   disk {
     volume_id = libvirt_volume.root[each.key].id

@@ -1,9 +1,4 @@
-output "inventory" {
-  description = "The Ansible inventory: terraform output -raw inventory > ../ansible/inventories/cluster/hosts.yml"
-  value       = module.spec.inventory
-}
-
 output "machines" {
-  description = "Every VM: address, vcpu, memory (MiB), disk (GiB)."
-  value       = module.spec.machines
+  description = "Every VM: name and address. The inventory is `make cluster-inventory`'s."
+  value       = { for name, machine in var.machines : name => machine.address }
 }

@@ -1,16 +1,20 @@
-# `make cluster-tfvars` writes terraform.tfvars.json from `sdp cluster tfvars`: the profile, the
-# base image and this machine's accelerator. The topology itself is read from cluster.yml.
+# `make cluster-tfvars` writes terraform.tfvars.json from `sdp cluster tfvars`: a cluster.yml
+# profile's network and machines as sdp/cluster/spec.py expands them, the base image and this
+# machine's accelerator.
 
-variable "profile" {
-  description = "The cluster.yml profile to build (small, full)."
-  type        = string
-  default     = "small"
+variable "network" {
+  description = "The cluster network: name, bridge, cidr."
+  type        = object({ name = string, bridge = string, cidr = string })
 }
 
-variable "spec_file" {
-  description = "The cluster spec; default the repository's cluster.yml."
-  type        = string
-  default     = null
+variable "machines" {
+  description = "One VM per host: its address, vcpu, memory (MiB) and disk (GiB)."
+  type = map(object({
+    address = string
+    vcpu    = number
+    memory  = number
+    disk    = number
+  }))
 }
 
 variable "base_image" {

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -67,18 +68,15 @@ def inventory(
     console.print(f"wrote {output}")
 
 
+def _network(cluster: Cluster, *fields: str) -> dict:
+    return {field: getattr(cluster.network, field) for field in fields}
+
+
 def _machines(cluster: Cluster) -> dict:
     """What the Vagrantfile builds: the network, the image's files and the key it trusts, the
     accelerator, the hosts."""
     return {
-        "network": {
-            "name": cluster.network.name,
-            "bridge": cluster.network.bridge,
-            "cidr": cluster.network.cidr,
-            "gateway": cluster.network.gateway,
-            "address": cluster.network.address,
-            "netmask": cluster.network.netmask,
-        },
+        "network": _network(cluster, "name", "bridge", "cidr", "gateway", "address", "netmask"),
         "image": {name: str(path) for name, path in image_files(image_path(cluster)).items()},
         "ssh_key": str(ssh_key_path(state_dir())),
         "accelerator": accel.detect().as_vars(),
@@ -171,14 +169,18 @@ def vm_host():
 
 @app.command()
 def tfvars(profile: ProfileOpt = "small", spec: SpecOpt = CLUSTER_FILE):
-    """terraform.tfvars.json: the profile, the image's files and this machine's accelerator."""
-    cluster = _cluster(profile, spec)
+    """terraform.tfvars.json: the profile's network and machines, the image's files and this
+    machine's accelerator. Terraform expands nothing itself: the hosts are this expansion's."""
+    print(json.dumps(terraform_vars(_cluster(profile, spec)), indent=2))
+
+
+def terraform_vars(cluster: Cluster) -> dict:
     files = image_files(image_path(cluster))
-    values = {
-        "profile": profile,
+    return {
+        "network": _network(cluster, "name", "bridge", "cidr"),
+        "machines": {h.name: {"address": h.address, **asdict(h.size)} for h in cluster.hosts},
         "base_image": str(files["disk"]),
         "kernel": str(files["kernel"]),
         "initrd": str(files["initrd"]),
         **accel.detect().as_vars(),
     }
-    print(json.dumps(values, indent=2))

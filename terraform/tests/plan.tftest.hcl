@@ -1,7 +1,6 @@
-# `terraform test` with a mocked libvirt provider: what apply would create for each profile,
-# without a libvirt daemon. tests/cluster/test_terraform.py runs it with scaled_spec (cluster.yml
-# with a worker more) and scale_added=1; `make terraform-check` with cluster.yml itself and 0:
-# re-applying the same spec adds nothing and changes nothing.
+# `terraform test` with a mocked libvirt provider: what apply would create for the machines
+# `sdp cluster tfvars` expands, without a libvirt daemon. tests/cluster/test_terraform.py runs it
+# on every profile and on a raised count; `make terraform-check` on PROFILE.
 
 mock_provider "libvirt" {}
 
@@ -11,24 +10,32 @@ variables {
   initrd     = "/images/debian-12-sdp.initrd"
 }
 
-run "small" {
+run "machines" {
   variables {
-    profile = "small"
+    domain_type = "qemu"
+    cpu_model   = "qemu64"
   }
   assert {
-    condition     = length(libvirt_domain.host) == 3 && length(libvirt_volume.root) == 3
-    error_message = "the small profile is 3 machines"
+    condition     = sort(keys(libvirt_domain.host)) == sort(keys(var.machines)) && sort(keys(libvirt_volume.root)) == sort(keys(var.machines))
+    error_message = "one domain and one volume per machine, keyed by its name"
   }
   assert {
-    condition     = one(libvirt_domain.host["sdp-node1"].network_interface[0].addresses) == "10.232.0.11"
-    error_message = "sdp-node1 is at host number 11"
+    condition = alltrue([for name, m in var.machines : (
+      one(libvirt_domain.host[name].network_interface[0].addresses) == m.address
+      && libvirt_domain.host[name].vcpu == m.vcpu && libvirt_domain.host[name].memory == m.memory
+    && libvirt_volume.root[name].size == m.disk * 1024 * 1024 * 1024)])
+    error_message = "each machine has the address and size it was given"
   }
   assert {
-    condition     = libvirt_network.cluster.mode == "none" && one(libvirt_network.cluster.addresses) == "10.232.0.0/24"
-    error_message = "the network is isolated, on cluster.yml's cidr"
+    condition     = alltrue([for name, d in libvirt_domain.host : d.cmdline[0]["systemd.hostname"] == name])
+    error_message = "each VM boots with its inventory name as host name"
   }
   assert {
-    condition     = strcontains(libvirt_domain.host["sdp-node1"].xml[0].xslt, "<tb-cache unit=\"MiB\">128</tb-cache>")
+    condition     = libvirt_network.cluster.mode == "none" && one(libvirt_network.cluster.addresses) == var.network.cidr
+    error_message = "the network is isolated, on the cluster's cidr"
+  }
+  assert {
+    condition     = alltrue([for d in libvirt_domain.host : strcontains(d.xml[0].xslt, "<tb-cache unit=\"MiB\">128</tb-cache>")])
     error_message = "TCG caps the translation cache"
   }
 }
@@ -36,44 +43,13 @@ run "small" {
 run "kvm" {
   command = plan
   variables {
-    profile     = "small"
     domain_type = "kvm"
     cpu_model   = "host-passthrough"
   }
   assert {
-    condition = (libvirt_domain.host["sdp-node1"].type == "kvm"
-      && strcontains(libvirt_domain.host["sdp-node1"].xml[0].xslt, "host-passthrough")
-    && !strcontains(libvirt_domain.host["sdp-node1"].xml[0].xslt, "tb-cache"))
+    condition = alltrue([for d in libvirt_domain.host : d.type == "kvm"
+      && strcontains(d.xml[0].xslt, "host-passthrough")
+    && !strcontains(d.xml[0].xslt, "tb-cache")])
     error_message = "KVM passes the host CPU through and has no TCG cache"
-  }
-}
-
-run "full" {
-  command = plan
-  variables {
-    profile = "full"
-  }
-  assert {
-    condition     = length(libvirt_domain.host) == 13
-    error_message = "the full profile is 13 machines"
-  }
-  assert {
-    condition     = libvirt_domain.host["sdp-spark-worker1"].memory == 8192 && libvirt_volume.root["sdp-spark-worker1"].size == 40 * 1024 * 1024 * 1024
-    error_message = "workers are large: 8 GiB of memory, a 40 GiB volume"
-  }
-}
-
-run "small_scaled" {
-  variables {
-    profile   = "small"
-    spec_file = var.scaled_spec
-  }
-  assert {
-    condition     = length(output.machines) == length(run.small.machines) + var.scale_added
-    error_message = "a raised count adds exactly the new machines"
-  }
-  assert {
-    condition     = alltrue([for name, machine in run.small.machines : output.machines[name] == machine])
-    error_message = "existing machines keep their address and size"
   }
 }

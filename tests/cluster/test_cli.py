@@ -31,7 +31,8 @@ def test_tfvars_are_what_terraform_declares():
     values = json.loads(result.stdout)
     declared = re.findall(r'^variable "(\w+)"', VARIABLES_TF.read_text(), flags=re.M)
     assert set(values) <= set(declared)
-    assert values["profile"] == "full"
+    assert len(values["machines"]) == 13
+    assert values["machines"]["sdp-kafka1"]["address"] == "10.232.0.11"
     assert values["base_image"].endswith("/images/debian-12-sdp.qcow2")
 
 

@@ -1,112 +1,55 @@
-"""Terraform derives the same hosts and inventory as `sdp cluster`, and its code is well-formed.
-
-The equality test needs only terraform (the spec module has no providers); validate needs the
-libvirt provider from the bundle's mirror (`make artifacts`).
+"""Terraform builds exactly the machines `sdp cluster tfvars` expands, and its code is
+well-formed. The plan tests need the libvirt provider from the bundle's mirror (`make artifacts`).
 """
 
+import json
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
-import yaml
 
-from sdp.bundle.layout import index
-from sdp.bundle.lockfile import LockError
 from sdp.bundle.manifest import load_manifest
-from sdp.bundle.terraform import cli_config, executable
-from sdp.cluster.inventory import render
-from sdp.cluster.spec import CLUSTER_FILE, parse_cluster
-from sdp.paths import REPO_ROOT, bundle_dir
-
-TERRAFORM_DIR = REPO_ROOT / "terraform"
-MIRROR = bundle_dir() / "terraform-providers"
+from sdp.cluster.cli import terraform_vars
+from sdp.cluster.spec import parse_cluster
+from tests.terraform import MIRROR, TERRAFORM_DIR, run, write_rc
 
 
-def terraform() -> str:
-    """terraform or tofu from PATH, else the OpenTofu `make artifacts` built where neither is."""
-    try:
-        return str(executable(index().get("binaries", {}), bundle_dir()))
-    except LockError as exc:
-        pytest.fail(str(exc))
+def test_terraform_is_formatted(tmp_path):
+    run("fmt", "-check", "-recursive", "-diff", cwd=TERRAFORM_DIR, home=tmp_path)
 
 
-def _terraform(*args: str, cwd: Path, home: Path, rc: Path | None = None, stdin: str = "",
-               ok: bool = True):  # fmt: skip
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "TF_IN_AUTOMATION": "1",
-        "CHECKPOINT_DISABLE": "1",
-        "TF_CLI_CONFIG_FILE": str(rc or "/dev/null"),
-    }
-    result = subprocess.run([terraform(), *args, "-no-color"], cwd=cwd, env=env, input=stdin,
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert (result.returncode == 0) == ok, result.stdout + result.stderr
-    return result.stdout if ok else result.stderr  # the value, or why there is none
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory) -> dict:
+    """A copy of terraform/ (init's .terraform/ and lock file stay out of the clone), initialised
+    from the mirror and validated."""
+    if not MIRROR.is_dir():
+        pytest.skip(f"no provider mirror at {MIRROR} (make artifacts)")
+    tmp = tmp_path_factory.mktemp("terraform")
+    work = tmp / "terraform"
+    shutil.copytree(TERRAFORM_DIR, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfvars*"))
+    tf = {"cwd": work, "home": tmp, "rc": write_rc(tmp / "terraform.rc")}
+    out = run("init", "-input=false", **tf)
+    # versions.tf pins the manifest's version: the mirror holds no other.
+    version = load_manifest()["terraform-provider-libvirt"].version.removeprefix("v")
+    assert f"Installing dmacvicar/libvirt v{version}" in out
+    run("validate", **tf)
+    return tf
 
 
-def _console(spec: Path, profile: str, expression: str, home: Path, ok: bool = True) -> str:
-    """Evaluates an expression in the spec module, as Terraform would for this spec."""
-    variables = (f"-var=spec_file={spec}", f"-var=profile={profile}")
-    return _terraform("console", *variables, cwd=TERRAFORM_DIR / "spec", home=home,
-                      stdin=expression + "\n", ok=ok)  # fmt: skip
-
-
-def _scaled(raw: dict) -> dict:
-    pools = raw["profiles"]["full"]["pools"]
-    next(p for p in pools if p["name"] == "sdp-spark-worker")["count"] = 5
+def _more_workers(raw: dict, profile: str) -> dict:
+    pool = next(p for p in raw["profiles"][profile]["pools"] if "spark_worker" in p["groups"])
+    pool["count"] += 2
     return raw
 
 
 @pytest.mark.parametrize(
     ("profile", "change"),
-    [("small", None), ("full", None), ("full", _scaled)],
-    ids=["small", "full", "full-5-workers"],
+    [("small", None), ("full", None), ("full", _more_workers)],
+    ids=["small", "full", "full-2-more-workers"],
 )
-def test_terraform_renders_the_same_inventory(tmp_path, raw_spec, profile, change):
-    raw = change(raw_spec) if change else raw_spec
-    spec = tmp_path / "cluster.yml"
-    spec.write_text(yaml.safe_dump(raw))
-    ours = render(parse_cluster(raw, profile))
-    # A multi-line string prints as a heredoc: <<EOT ... EOT.
-    heredoc = _console(spec, profile, "local.inventory", tmp_path).strip()
-    theirs = heredoc.removeprefix("<<EOT\n").removesuffix("EOT")
-    # Same header, same data; yamlencode and PyYAML quote differently.
-    assert theirs.splitlines()[:2] == ours.splitlines()[:2]
-    assert yaml.safe_load(theirs) == yaml.safe_load(ours)
-
-
-def test_terraform_refuses_overlapping_pools(tmp_path, raw_spec):
-    raw_spec["profiles"]["full"]["pools"][1]["address"] = 12  # minio1 on kafka2's address
-    spec = tmp_path / "cluster.yml"
-    spec.write_text(yaml.safe_dump(raw_spec))
-    assert "share an address" in _console(spec, "full", "output.machines", tmp_path, ok=False)
-
-
-def test_terraform_is_formatted(tmp_path):
-    _terraform("fmt", "-check", "-recursive", "-diff", cwd=TERRAFORM_DIR, home=tmp_path)
-
-
-@pytest.mark.skipif(not MIRROR.is_dir(), reason=f"no provider mirror at {MIRROR} (make artifacts)")
-def test_terraform_validates_and_plans_with_the_provider_from_the_mirror(tmp_path, raw_spec):
-    # A copy, so init's .terraform/ and lock file stay out of the clone.
-    work = tmp_path / "repo"
-    shutil.copytree(TERRAFORM_DIR, work / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
-    shutil.copy(CLUSTER_FILE, work / "cluster.yml")
-    rc = tmp_path / "terraform.rc"
-    rc.write_text(cli_config(MIRROR))
-    tf = {"cwd": work / "terraform", "home": tmp_path, "rc": rc}
-    out = _terraform("init", "-input=false", **tf)
-    # versions.tf pins the manifest's version: the mirror holds no other.
-    version = load_manifest()["terraform-provider-libvirt"].version.removeprefix("v")
-    assert f"Installing dmacvicar/libvirt v{version}" in out
-    _terraform("validate", **tf)
-    # terraform/tests/plan.tftest.hcl, the provider mocked: the profiles' machines, and a
-    # raised count adding one machine while the others stay as they are.
-    scaled = tmp_path / "scaled.yml"
-    workers = next(p for p in raw_spec["profiles"]["small"]["pools"] if p["name"] == "sdp-worker")
-    workers["count"] += 1
-    scaled.write_text(yaml.safe_dump(raw_spec))
-    out = _terraform("test", f'-var=scaled_spec="{scaled}"', "-var=scale_added=1", **tf)
-    assert "4 passed, 0 failed" in out
+def test_the_plan_has_every_machine_of_the_expansion(initialised, raw_spec, profile, change):
+    # terraform/tests/plan.tftest.hcl with the provider mocked, on what `sdp cluster tfvars` gives.
+    cluster = parse_cluster(change(raw_spec, profile) if change else raw_spec, profile)
+    values = initialised["home"] / f"{profile}-{len(cluster.hosts)}.tfvars.json"
+    values.write_text(json.dumps(terraform_vars(cluster)))
+    out = run("test", f"-var-file={values}", **initialised)
+    assert "2 passed, 0 failed" in out
