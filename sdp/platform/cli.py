@@ -1,6 +1,5 @@
 """`sdp platform up|status|down`: the platform on an inventory's hosts, configured by Ansible."""
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from sdp.platform.inventory import (
     LOCAL_INVENTORY,
     Inventory,
     InventoryError,
+    ansible_env,
     ansible_tool,
     load_inventory,
 )
@@ -93,9 +93,9 @@ def _machines(inventory: Path, inv: Inventory, machines: Machines | None) -> Abs
 
 def playbook(inventory: Path, name: str, *args: str) -> int:
     """Run a playbook of ansible/ with ansible/ansible.cfg; its output goes straight through."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg")}
     command = [ansible_tool("ansible-playbook"), "-i", str(inventory.resolve()), name, *args]
-    return subprocess.run(command, cwd=ANSIBLE_DIR, env=env).returncode
+    with ansible_env() as env:
+        return subprocess.run(command, cwd=ANSIBLE_DIR, env=env).returncode
 
 
 def status_table(inv: Inventory) -> bool:

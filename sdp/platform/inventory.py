@@ -2,9 +2,13 @@
 
 import configparser
 import json
+import os
 import shlex
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +21,19 @@ LOCAL_INVENTORY = ANSIBLE_DIR / "inventories" / "local"
 def ansible_tool(name: str) -> str:
     """ansible-playbook & co. from the interpreter's own environment (the project's venv)."""
     return str(Path(sys.executable).with_name(name))
+
+
+@contextmanager
+def ansible_env() -> Iterator[dict[str, str]]:
+    """The environment of one Ansible run: the project's ansible.cfg, and a control directory of
+    its own, so the run's SSH master connections are never those of an earlier run (to a host
+    since rebuilt at the same address)."""
+    with tempfile.TemporaryDirectory(prefix="sdp-ssh-") as control:
+        yield {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": control,
+        }
 
 
 def ssh_options() -> list[str]:

@@ -1,6 +1,5 @@
 """`sdp stream start|stop|status|reconcile|maintain`: the streaming job of an inventory."""
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.table import Table
 from sdp.platform import settings
 from sdp.platform.checks import stream_application
 from sdp.platform.cli import InventoryOpt, _fail, _inventory, playbook
-from sdp.platform.inventory import ANSIBLE_DIR, LOCAL_INVENTORY, ansible_tool
+from sdp.platform.inventory import ANSIBLE_DIR, LOCAL_INVENTORY, ansible_env, ansible_tool
 
 app = typer.Typer(
     no_args_is_help=True, help="The streaming job: Kafka → Iceberg bronze/silver/gold."
@@ -141,13 +140,13 @@ def maintain(
         f"{spark['spark_stream_app_dir']}/jobs/streaming/maintenance.py "
         f"--spec {spark['spark_stream_conf_dir']}/streams.json {' '.join(args or [])}"
     )
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg")}
-    result = subprocess.run(
-        [ansible_tool("ansible"), "-i", str(inventory.resolve()), "spark_master[0]", "-b",
-         "--become-user", settings.role("spark", "spark_user"), "-m", "ansible.builtin.shell",
-         "-a", command],
-        cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    with ansible_env() as env:
+        result = subprocess.run(
+            [ansible_tool("ansible"), "-i", str(inventory.resolve()), "spark_master[0]", "-b",
+             "--become-user", settings.role("spark", "spark_user"), "-m", "ansible.builtin.shell",
+             "-a", command],
+            cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True,
+        )  # fmt: skip
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("MAINTAINED")]
     for line in lines:
         typer.echo(line)
