@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sdp.hosts.nspawn import ContainerHosts, parse_spec
+from sdp.hosts.nspawn import ContainerHosts, parse_spec, unused_bases
 from sdp.processes import ServiceError
 
 SPEC = {
@@ -45,6 +45,16 @@ def test_each_network_keeps_its_own_control_services(tmp_path):
     assert hosts.running() == ["ct1", "vm1"]
     assert hosts.running("10.232.0.1") == ["vm1"]
     assert hosts.service_pidfile("apt-proxy") == run / "apt-proxy-10.231.250.1.pid"
+
+
+def test_a_new_base_removes_only_the_bases_no_host_was_made_on(tmp_path):
+    bases = {name: tmp_path / f"base-bookworm-{name}" for name in ("old", "kept", "new")}
+    for base in bases.values():
+        (base / "etc").mkdir(parents=True)
+    (tmp_path / "base-bookworm-new.tar").touch()
+    (tmp_path / "hosts" / "h1").mkdir(parents=True)
+    (tmp_path / "hosts" / "h1" / "lower").write_text(f"{bases['kept']}\n")
+    assert unused_bases(tmp_path, keep=bases["new"]) == [bases["old"]]
 
 
 needs_root = pytest.mark.skipif(
