@@ -61,12 +61,13 @@ class TopicReconciliation:
 
 
 def lake_settings(inv: Inventory) -> LakeSettings:
+    owner = settings.platform("sdp_catalog_owner")
     return LakeSettings(
         pg_host=inv.addresses("postgres")[0],
         pg_port=settings.platform("postgres_port"),
         pg_database=settings.platform("sdp_catalog_db"),
-        pg_user="iceberg",
-        pg_password=read_secret(inv.cluster_name, "postgres-iceberg"),
+        pg_user=owner,
+        pg_password=read_secret(inv.cluster_name, f"postgres-{owner}"),
         s3_endpoint=s3_endpoint(inv),
         s3_access_key=settings.platform("sdp_s3_access_key"),
         s3_secret_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
