@@ -80,6 +80,7 @@ resource "libvirt_domain" "host" {
       tcg              = var.domain_type == "qemu"
       cpu_model        = var.cpu_model
       tcg_tb_cache_mib = var.tcg_tb_cache_mib
+      console_log_dir  = var.console_log_dir
     })
   }
 }

@@ -54,6 +54,12 @@ variable "tcg_tb_cache_mib" {
   default     = 128
 }
 
+variable "console_log_dir" {
+  description = "Where each VM's serial console is logged (NAME-console.log), on the libvirt host."
+  type        = string
+  default     = "/var/log/libvirt/qemu"
+}
+
 variable "libvirt_uri" {
   description = "The libvirt daemon to create the machines on."
   type        = string

@@ -136,7 +136,11 @@ def wait_for_ssh(addresses: list[str], names: list[str], timeout: float = 900) -
             if done.returncode == 0:
                 assert done.stdout.strip() == name, f"{address} is named {done.stdout.strip()!r}"
                 break
-            assert time.monotonic() < deadline, f"{name} ({address}): no SSH in {timeout:.0f} s"
+            if time.monotonic() > deadline:
+                console = Path(f"/var/log/libvirt/qemu/{name}-console.log")  # terraform/'s default
+                tail = console.read_text(errors="replace")[-3000:] if console.exists() else ""
+                raise AssertionError(f"{name} ({address}): no SSH in {timeout:.0f} s; {console}:\n"
+                                     + tail)  # fmt: skip
             time.sleep(10)
 
 
