@@ -87,7 +87,7 @@ class StreamSettings:
     bucket_prefix: str = "sdp-"  # tables of layer L live in s3://<prefix>L/
     trigger_seconds: float = 5.0
     watermark_minutes: float = 10.0  # gold windows older than this behind the newest event close
-    future_minutes: float = 60.0  # events further ahead of the clock are dead letters
+    future_minutes: float = 60.0  # events further ahead of their Kafka timestamp are dead letters
     max_offsets_per_trigger: int | None = None
     starting_offsets: str = "earliest"
     query_name: str = "sdp-stream"

@@ -105,11 +105,13 @@ def _rule_checks(spec: TopicSpec, record: Column, keys: Column, text: Column) ->
     return checks
 
 
-def classify(
-    kafka: DataFrame, spec: TopicSpec, future_minutes: float, now: Column | None = None
-) -> DataFrame:
-    """The Kafka rows of one topic with `record` (the parsed struct) and `_reason` (null: good)."""
-    now = F.current_timestamp() if now is None else now
+def classify(kafka: DataFrame, spec: TopicSpec, future_minutes: float) -> DataFrame:
+    """The Kafka rows of one topic with `record` (the parsed struct) and `_reason` (null: good).
+
+    "In the future" is judged against the record's Kafka timestamp, not the clock: a batch
+    replayed after a crash must judge each record as the first attempt did, or a record that
+    was a dead letter then lands nowhere (its bronze append is already committed)."""
+    now = F.col("timestamp")
     schema = T.StructType([*spec.schema.fields, T.StructField(CORRUPT, T.StringType())])
     text = F.col("value").cast("string")
     parsed = kafka.withColumn("_text", text).withColumn(

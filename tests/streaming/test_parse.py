@@ -36,7 +36,7 @@ def encode(record: dict) -> bytes:
 
 
 def reasons(spark, spec, values):
-    classified = classify(kafka_rows(spark, spec.topic, values), spec, 60, now=F.lit(NOW))
+    classified = classify(kafka_rows(spark, spec.topic, values), spec, 60)
     return [r[REASON] for r in classified.orderBy("offset").collect()]
 
 
@@ -81,10 +81,24 @@ def test_each_kind_of_bad_record_has_its_reason(spark, stream_spec, value, expec
     assert reasons(spark, stream_spec["shopping-events"], [value]) == [expected]
 
 
+def test_the_future_is_judged_by_the_kafka_timestamp_the_same_on_a_replay(spark, stream_spec):
+    # Two hours after the record's Kafka timestamp, but long past by the clock: a replay (any
+    # later attempt at the batch) must reject it again, as the first attempt did.
+    spec = stream_spec["shopping-events"]
+    ahead = encode(event(timestamp="2024-05-01T06:00:00Z"))
+    for _attempt in range(2):
+        assert reasons(spark, spec, [ahead]) == ["timestamp in the future: 2024-05-01 06:00:00"]
+    # Within the allowed minutes of the record's own Kafka timestamp it is good.
+    later = spark.createDataFrame(
+        [(spec.topic, 0, 0, datetime(2024, 5, 1, 5, 30, tzinfo=UTC), b"k", ahead)], KAFKA_COLUMNS
+    )
+    assert classify(later, spec, 60).collect()[0][REASON] is None
+
+
 def test_dead_letters_keep_raw_bytes_and_where_they_were(spark, stream_spec):
     spec = stream_spec["shopping-events"]
     values = [encode(event()), b"\xff not json", encode(event(price="x"))]
-    classified = classify(kafka_rows(spark, spec.topic, values), spec, 60, now=F.lit(NOW))
+    classified = classify(kafka_rows(spark, spec.topic, values), spec, 60)
     dead = dead_letters(classified, spec, F.lit(NOW)).orderBy("kafka_offset").collect()
     assert [(d.kafka_offset, d.stage, d.intended_topic) for d in dead] == [
         (1, "stream", "shopping-events"),
