@@ -1,5 +1,6 @@
 """Terraform (or OpenTofu) as the tests run it: offline, from the bundle's provider mirror."""
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,16 @@ def write_rc(path: Path) -> Path:
     """A CLI configuration installing providers from the mirror only."""
     path.write_text(cli_config(MIRROR))
     return path
+
+
+def init_copy(work: Path, home: Path) -> tuple[dict, str]:
+    """terraform/'s code copied to work (init's .terraform/, the lock file and any state stay out
+    of the clone; a state already in work stays), initialised from the mirror: the keyword
+    arguments of `run` there, and init's output."""
+    skip = shutil.ignore_patterns(".terraform*", "*.tfvars*", "*.tfstate*")
+    shutil.copytree(TERRAFORM_DIR, work, ignore=skip, dirs_exist_ok=True)
+    tf = {"cwd": work, "home": home, "rc": write_rc(home / "terraform.rc")}
+    return tf, run("init", "-input=false", **tf)
 
 
 def run(*args: str, cwd: Path, home: Path, rc: Path | None = None, timeout: float = 300) -> str:

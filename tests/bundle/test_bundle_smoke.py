@@ -125,7 +125,8 @@ def test_minio_rejects_wrong_credentials(platform):
 def test_postgres_login(platform):
     import psycopg
 
-    with checks.postgres_connection(platform, settings.platform("sdp_catalog_db"), "iceberg") as c:
+    catalog = settings.platform("sdp_catalog_db")
+    with checks.postgres_connection(platform, catalog, settings.platform("sdp_catalog_owner")) as c:
         assert c.execute("select 1").fetchone() == (1,)
         info = c.info
     with pytest.raises(psycopg.OperationalError):

@@ -3,14 +3,13 @@ well-formed. The plan tests need the libvirt provider from the bundle's mirror (
 """
 
 import json
-import shutil
 
 import pytest
 
 from sdp.bundle.manifest import load_manifest
 from sdp.cluster.cli import terraform_vars
 from sdp.cluster.spec import parse_cluster
-from tests.terraform import MIRROR, TERRAFORM_DIR, run, write_rc
+from tests.terraform import MIRROR, TERRAFORM_DIR, init_copy, run
 
 
 def test_terraform_is_formatted(tmp_path):
@@ -19,15 +18,11 @@ def test_terraform_is_formatted(tmp_path):
 
 @pytest.fixture(scope="module")
 def initialised(tmp_path_factory) -> dict:
-    """A copy of terraform/ (init's .terraform/ and lock file stay out of the clone), initialised
-    from the mirror and validated."""
+    """A copy of terraform/, initialised from the mirror and validated."""
     if not MIRROR.is_dir():
         pytest.skip(f"no provider mirror at {MIRROR} (make artifacts)")
     tmp = tmp_path_factory.mktemp("terraform")
-    work = tmp / "terraform"
-    shutil.copytree(TERRAFORM_DIR, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfvars*"))
-    tf = {"cwd": work, "home": tmp, "rc": write_rc(tmp / "terraform.rc")}
-    out = run("init", "-input=false", **tf)
+    tf, out = init_copy(tmp / "terraform", tmp)
     # versions.tf pins the manifest's version: the mirror holds no other.
     version = load_manifest()["terraform-provider-libvirt"].version.removeprefix("v")
     assert f"Installing dmacvicar/libvirt v{version}" in out

@@ -19,10 +19,8 @@ import pyarrow.compute as pc
 import pytest
 
 from jobs.lake import CATALOG, pyiceberg_properties
-from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap
+from sdp.platform.checks import kafka_bootstrap, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY
-from sdp.platform.secrets import read_secret
 from sdp.stream.reconcile import lake_settings
 from tests.conftest import needs_container_hosts, sdp
 
@@ -84,16 +82,7 @@ def lake(platform):
 
 @pytest.fixture(scope="module")
 def serving(platform):
-    import psycopg
-
-    with psycopg.connect(
-        host=platform.addresses("postgres")[0],
-        port=settings.platform("postgres_port"),
-        dbname=settings.platform("sdp_serving_db"),
-        user="serving",
-        password=read_secret(platform.cluster_name, "postgres-serving"),
-        autocommit=True,
-    ) as conn:
+    with serving_connection(platform) as conn:
         yield conn
 
 

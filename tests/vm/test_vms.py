@@ -13,7 +13,6 @@ them again). The playbooks' output, with each task's time, goes to STATE/*.log.
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -98,10 +97,7 @@ class Terraform:
     def __init__(self, spec: SpecCopy):
         self.spec, self.work = spec, STATE / "terraform"
         # The code afresh each run; the state (terraform.tfstate) stays.
-        skip = shutil.ignore_patterns(".terraform*", "*.tfvars*", "*.tfstate*")
-        shutil.copytree(terraform.TERRAFORM_DIR, self.work, ignore=skip, dirs_exist_ok=True)
-        self.tf = {"cwd": self.work, "home": STATE, "rc": terraform.write_rc(STATE / "tf.rc")}
-        terraform.run("init", "-input=false", **self.tf)
+        self.tf, _ = terraform.init_copy(self.work, STATE)
 
     def _apply(self, *args: str) -> None:
         cluster = load_cluster(PROFILE, self.spec.spec)
