@@ -3,17 +3,13 @@
 # the existing ones alone: every resource is keyed by host name, and the expansion keeps each
 # host's name and address.
 
-locals {
-  network = var.network
-}
-
 # Air-gapped: mode "none" gives the hosts no route out; they reach only this machine, at the
 # network's first address, where the artifact server (8765) and the apt proxy (3142) listen.
 resource "libvirt_network" "cluster" {
-  name      = local.network.name
+  name      = var.network.name
   mode      = "none"
-  bridge    = local.network.bridge
-  addresses = [local.network.cidr]
+  bridge    = var.network.bridge
+  addresses = [var.network.cidr]
   autostart = true
   dhcp {
     enabled = true
