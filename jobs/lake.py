@@ -9,6 +9,7 @@ from pathlib import Path
 
 CATALOG = "lake"
 REGION = "us-east-1"  # MinIO ignores it, but the AWS SDK refuses to start without one
+EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"  # MERGE INTO
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def spark_conf(lake: LakeSettings, jars: list[Path]) -> dict[str, str]:
     prefix = f"spark.sql.catalog.{CATALOG}"
     return {
         "spark.jars": ",".join(str(j) for j in jars),
-        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        "spark.sql.extensions": EXTENSIONS,
         prefix: "org.apache.iceberg.spark.SparkCatalog",
         f"{prefix}.catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
         f"{prefix}.uri": lake.jdbc_url,

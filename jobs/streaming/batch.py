@@ -13,7 +13,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -25,7 +25,7 @@ from jobs.streaming.config import (
     TopicSpec,
 )
 from jobs.streaming.gold import GOLD_FROM_TOPIC, GoldTable, window_start
-from jobs.streaming.parse import REASON, classify, dead_letters, good_rows
+from jobs.streaming.parse import classify, dead_letters, good_rows
 from jobs.streaming.serving import Serving
 from jobs.streaming.tables import BATCH_LOG_SCHEMA
 
@@ -74,6 +74,22 @@ def latest_per_key(rows: DataFrame, key: list[str], version: str | None) -> Data
         return rows.dropDuplicates(key)
     order = F.row_number().over(Window.partitionBy(*key).orderBy(F.desc(version)))
     return rows.withColumn("_n", order).where("_n = 1").drop("_n")
+
+
+def time_windows(good: DataFrame, time: str) -> list[Row]:
+    """Per gold window of the rows' event time: rows (n), oldest and newest (microseconds).
+
+    One Spark job tells the batch all it needs before writing: how many rows are good, the
+    time range silver's MERGE scans and the windows gold recomputes."""
+    return (
+        good.groupBy(micros(window_start(F.col(time))).alias("ws"))
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            micros(F.min(time)).alias("oldest"),
+            micros(F.max(time)).alias("newest"),
+        )
+        .collect()
+    )
 
 
 class Stopwatch:
@@ -146,7 +162,7 @@ class BatchWriter:
         return {r["topic"]: r["us"] for r in rows if r["us"] is not None}
 
     # -- silver and gold -----------------------------------------------------------------
-    def merge_silver(self, good: DataFrame, spec: TopicSpec) -> None:
+    def merge_silver(self, good: DataFrame, spec: TopicSpec, windows: list[Row]) -> None:
         layout = spec.table
         view = f"silver_updates_{layout.name}"
         latest_per_key(cleanse(good, spec), layout.key, layout.version).createOrReplaceTempView(
@@ -155,7 +171,7 @@ class BatchWriter:
         on = " AND ".join(f"t.{k} = s.{k}" for k in layout.key)
         if layout.version is None:
             # Duplicates share their event time: only the batch's time range needs scanning.
-            lo, hi = good.agg(micros(F.min(layout.time)), micros(F.max(layout.time))).first()
+            lo, hi = min(r["oldest"] for r in windows), max(r["newest"] for r in windows)
             on += (
                 f" AND t.{layout.time} >= timestamp_micros({lo})"
                 f" AND t.{layout.time} <= timestamp_micros({hi})"
@@ -171,18 +187,15 @@ class BatchWriter:
             f"MERGE INTO {layout.fqn('silver')} t USING {view} s ON {on} {actions}",
         )
 
-    def update_gold(self, good: DataFrame, spec: TopicSpec, ingest: Column) -> int:
+    def update_gold(
+        self, good: DataFrame, spec: TopicSpec, ingest: Column, windows: list[Row]
+    ) -> int:
         """Recompute the windows this batch touched that the watermark has not closed; returns
         how many of the batch's rows fell into closed windows (late: in silver, not in gold)."""
         outputs: list[tuple[GoldTable, object]] = GOLD_FROM_TOPIC.get(spec.topic, [])
         if not outputs:
             return 0
         time = spec.table.time
-        windows = (
-            good.groupBy(micros(window_start(F.col(time))).alias("ws"))
-            .agg(F.count(F.lit(1)).alias("n"), micros(F.max(time)).alias("newest"))
-            .collect()
-        )
         watermark = self.watermarks.get(spec.topic)
         closed = {r["ws"] for r in windows if watermark and r["ws"] + WINDOW_MICROS <= watermark}
         open_windows = sorted({r["ws"] for r in windows} - closed)
@@ -251,20 +264,17 @@ class BatchWriter:
                         kafka.where(F.col("topic") == topic), spec, self.settings.future_minutes
                     ).persist()
                     cached.append(classified)
-                    good_count = (
-                        0
-                        if spec.is_dead_letter
-                        else classified.where(F.col(REASON).isNull()).count()
-                    )
+                    good = None if spec.is_dead_letter else good_rows(classified, spec, ingest)
+                    windows = [] if good is None else time_windows(good, spec.table.time)
+                    good_count = sum(r["n"] for r in windows)
                 late = 0
                 if good_count:
-                    good = good_rows(classified, spec, ingest)
                     with watch.phase("bronze"):
                         self.append_once(good, spec.table.fqn("bronze"), batch_id)
                     with watch.phase("silver"):
-                        self.merge_silver(good, spec)
+                        self.merge_silver(good, spec, windows)
                     with watch.phase("gold"):
-                        late = self.update_gold(good, spec, ingest)
+                        late = self.update_gold(good, spec, ingest, windows)
                 if good_count < records:
                     dead_frames.append(dead_letters(classified, spec, ingest))
                 watermark = self.watermarks.get(topic)

@@ -114,11 +114,21 @@ def classify(kafka: DataFrame, spec: TopicSpec, future_minutes: float) -> DataFr
     now = F.col("timestamp")
     schema = T.StructType([*spec.schema.fields, T.StructField(CORRUPT, T.StringType())])
     text = F.col("value").cast("string")
-    parsed = kafka.withColumn("_text", text).withColumn(
-        "record",
-        F.from_json("_text", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}),
+    # The text, its keys and the parsed record are columns of their own, each computed once: an
+    # expression repeated inside CASE branches is evaluated once per use (Spark shares common
+    # subexpressions only from a CASE's first condition), so inline they tokenised a record
+    # a dozen times.
+    parsed = (
+        kafka.withColumn("_text", text)
+        .withColumn("_keys", F.json_object_keys("_text"))
+        .withColumn(
+            "record",
+            F.from_json(
+                "_text", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+            ),
+        )
     )
-    record, keys = F.col("record"), F.json_object_keys("_text")
+    record, keys = F.col("record"), F.col("_keys")
     time_field = spec.table.time if spec.table else None
     checks = _rule_checks(spec, record, keys, F.col("_text"))
     if time_field:
@@ -128,7 +138,7 @@ def classify(kafka: DataFrame, spec: TopicSpec, future_minutes: float) -> DataFr
                 F.concat(F.lit(f"{time_field} in the future: "), record[time_field].cast("string")),
             )
         )
-    listed = F.concat_ws("; ", *checks)
+    listed = F.col("_listed")
     # Unknown fields in an otherwise valid record are not named: from_json drops them.
     leftover = F.when(record[CORRUPT].isNotNull(), F.lit("does not match the schema"))
     reason = (
@@ -138,7 +148,11 @@ def classify(kafka: DataFrame, spec: TopicSpec, future_minutes: float) -> DataFr
         .when(listed != "", listed)
         .otherwise(leftover)
     )
-    return parsed.withColumn(REASON, reason).drop("_text")
+    return (
+        parsed.withColumn("_listed", F.concat_ws("; ", *checks))
+        .withColumn(REASON, reason)
+        .drop("_text", "_keys", "_listed")
+    )
 
 
 def good_rows(classified: DataFrame, spec: TopicSpec, ingest_time: Column) -> DataFrame:

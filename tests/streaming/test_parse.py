@@ -2,37 +2,11 @@
 
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 from pyspark.sql import functions as F
 
 from jobs.streaming.parse import REASON, classify, dead_letters, good_rows
-
-KAFKA_COLUMNS = (
-    "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
-)
-NOW = datetime(2024, 5, 1, 4, 0, tzinfo=UTC)
-
-
-def kafka_rows(spark, topic: str, values: list[bytes | None]):
-    rows = [(topic, 0, i, NOW, b"k", v) for i, v in enumerate(values)]
-    return spark.createDataFrame(rows, KAFKA_COLUMNS)
-
-
-def event(**changes) -> dict:
-    base = {
-        "event_id": "e1", "event_type": "purchase", "user_id": "u1", "session_id": "s1",
-        "product_id": "P1", "category": "가구", "brand": None, "price": 12.5,
-        "timestamp": "2024-05-01T03:59:00.123Z",
-        "device": {"type": "mobile", "os": "android", "app_version": "5.1"},
-        "context": {"referrer": None, "campaign": None}, "source": "generator",
-    }  # fmt: skip
-    base.update(changes)
-    return base
-
-
-def encode(record: dict) -> bytes:
-    return orjson.dumps(record)
+from tests.streaming.conftest import KAFKA_COLUMNS, NOW, encode, event, kafka_rows
 
 
 def reasons(spark, spec, values):
