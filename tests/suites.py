@@ -23,7 +23,7 @@ from sdp.paths import REPO_ROOT, work_dir
 
 BIN = Path(sys.executable).parent
 PYTEST = [str(BIN / "pytest"), *shlex.split(os.environ.get("PYTEST_ARGS", ""))]
-BUDGET = 60 * 60  # the shares leave 7 min of it for suites to come
+BUDGET = 60 * 60  # the shares leave 6 min of it for suites to come
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def molecule_roles() -> list[str]:
 def suites() -> list[Suite]:
     roles = molecule_roles()
     return [
-        Suite("unit", "tests that need no service (local SparkSession included)", 3 * 60,
+        Suite("unit", "tests that need no service (local SparkSession included)", 4 * 60,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         Suite("platform", "the single-host platform (sdp-local) and what runs on it", 23 * 60,
