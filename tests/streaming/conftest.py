@@ -60,6 +60,14 @@ def generated():
     return records + sim.close_sessions()
 
 
+def values_by_topic(records) -> dict[str, list[bytes]]:
+    """Generated (topic, key, record) triples as each topic's Kafka message values, in order."""
+    by_topic: dict[str, list[bytes]] = {}
+    for topic, _key, record in records:
+        by_topic.setdefault(topic, []).append(encode(record))
+    return by_topic
+
+
 def kafka_rows(spark, topic: str, values: list[bytes | None], partition: int = 0, at=NOW):
     """Rows as Spark's Kafka source gives them: offsets 0.. of one partition, stamped `at`."""
     rows = [(topic, partition, i, at, b"k", v) for i, v in enumerate(values)]

@@ -19,7 +19,7 @@ from jobs.streaming.config import (
 from jobs.streaming.gold import EVENT_COUNTS
 from jobs.streaming.main import gold_examples
 from jobs.streaming.tables import ensure_tables
-from tests.streaming.conftest import encode, event, kafka_rows
+from tests.streaming.conftest import encode, event, kafka_rows, values_by_topic
 
 # Measured for the generated batch below (4 topics, 2 bad records): 65 Spark jobs (75 before
 # one job per topic summarised its rows), 12 commits. A change that adds a job or a commit per
@@ -68,10 +68,9 @@ def gold_counts(spark) -> dict[str, int]:
 
 def test_a_batch_lands_every_record_once_within_its_jobs_and_commits(lake, stream_spec, generated):
     spark, partition = lake, 3  # this test's rows: Kafka partition 3
-    by_topic: dict[str, list[bytes]] = {}
-    for topic, _key, record in generated:
-        by_topic.setdefault(topic, []).append(encode(record))
+    by_topic = values_by_topic(generated)
     by_topic["shopping-events"] += [b"oops", encode(event(event_id="e-bad", price=-1))]
+    dead_in = {t: 2 if t == "shopping-events" else 0 for t in by_topic}
     later = datetime(2024, 5, 2, tzinfo=UTC)  # every generated event is behind it
     kafka = None
     for topic, values in by_topic.items():
@@ -85,14 +84,18 @@ def test_a_batch_lands_every_record_once_within_its_jobs_and_commits(lake, strea
 
     logged = spark.table(BATCH_LOG_TABLE).where(F.col("query") == "unit-land").collect()
     assert {r.topic: (r.records, r.good, r.dead) for r in logged} == {
-        t: (len(v), len(v) - (2 if t == "shopping-events" else 0), 2 if t == "shopping-events"
-            else 0)
-        for t, v in by_topic.items()
-    }  # fmt: skip
-    for topic, values in by_topic.items():
-        table = stream_spec[topic].table.fqn("bronze")
-        landed = spark.table(table).where(F.col("_kafka_partition") == partition).count()
-        assert landed == len(values) - (2 if topic == "shopping-events" else 0), topic
+        t: (len(v), len(v) - dead_in[t], dead_in[t]) for t, v in by_topic.items()
+    }
+
+    def landed() -> dict[str, int]:
+        return {
+            t: spark.table(stream_spec[t].table.fqn("bronze"))
+            .where(F.col("_kafka_partition") == partition)
+            .count()
+            for t in by_topic
+        }
+
+    assert landed() == {t: len(v) - dead_in[t] for t, v in by_topic.items()}
     dead = spark.table(DEAD_LETTER_TABLE).where(F.col("kafka_partition") == partition)
     assert sorted(r.reason for r in dead.collect()) == [
         "malformed JSON: not a JSON object",
@@ -110,6 +113,7 @@ def test_a_batch_lands_every_record_once_within_its_jobs_and_commits(lake, strea
     assert spark.table(BATCH_LOG_TABLE).where(F.col("query") == "unit-land").count() == len(
         by_topic
     )
+    assert landed() == {t: len(v) - dead_in[t] for t, v in by_topic.items()}
     assert dead.count() == 2
     assert gold_counts(spark) == by_type
 

@@ -6,7 +6,14 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.streaming.parse import REASON, classify, dead_letters, good_rows
-from tests.streaming.conftest import KAFKA_COLUMNS, NOW, encode, event, kafka_rows
+from tests.streaming.conftest import (
+    KAFKA_COLUMNS,
+    NOW,
+    encode,
+    event,
+    kafka_rows,
+    values_by_topic,
+)
 
 
 def reasons(spark, spec, values):
@@ -15,10 +22,7 @@ def reasons(spark, spec, values):
 
 
 def test_generated_records_are_all_good(spark, stream_spec, generated):
-    by_topic: dict[str, list[bytes]] = {}
-    for name, _key, record in generated:
-        by_topic.setdefault(name, []).append(encode(record))
-    for name, values in by_topic.items():
+    for name, values in values_by_topic(generated).items():
         spec = stream_spec[name]
         classified = classify(kafka_rows(spark, name, values), spec, 60 * 24 * 365 * 10)
         bad = classified.where(F.col(REASON).isNotNull()).select(REASON, "value").take(3)
