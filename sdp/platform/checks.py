@@ -228,11 +228,27 @@ CHECKS: dict[str, Callable[[Inventory], str]] = {
 }
 
 
-def run_checks(inv: Inventory) -> list[Result]:
-    results = []
-    for name, check in CHECKS.items():
+RETRY_SECONDS = 5
+
+
+def run_check(
+    inv: Inventory, check: Callable[[Inventory], str], patience: float
+) -> tuple[bool, str]:
+    """One check, tried again every few seconds while it fails, until `patience` seconds passed."""
+    started, tries = time.monotonic(), 0
+    while True:
+        tries += 1
         try:
-            results.append(Result(name, True, check(inv)))
+            detail = check(inv)
+            return True, detail + (f" (on try {tries})" if tries > 1 else "")
         except Exception as exc:  # every failure is reported, the next check still runs
-            results.append(Result(name, False, f"{type(exc).__name__}: {exc}"))
-    return results
+            failure = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() - started + RETRY_SECONDS > patience:
+            return False, failure + (f" ({tries} tries in {time.monotonic() - started:.0f} s)"
+                                     if tries > 1 else "")  # fmt: skip
+        time.sleep(RETRY_SECONDS)
+
+
+def run_checks(inv: Inventory) -> list[Result]:
+    patience = float(inv.var("sdp_status_patience"))
+    return [Result(name, *run_check(inv, check, patience)) for name, check in CHECKS.items()]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sdp.paths import REPO_ROOT
+from sdp.platform import settings
 
 ANSIBLE_DIR = REPO_ROOT / "ansible"
 LOCAL_INVENTORY = ANSIBLE_DIR / "inventories" / "local"
@@ -63,12 +64,19 @@ class Inventory:
     def addresses(self, group: str) -> list[str]:
         return [self.address(h) for h in self.hosts(group)]
 
+    def var(self, name: str):
+        """A platform setting every host shares: the inventory's value or _platform's default."""
+        default = settings.platform(name)
+        values = {json.dumps(v.get(name, default)) for v in self.hostvars.values()} or {
+            json.dumps(default)
+        }
+        if len(values) != 1:
+            raise InventoryError(f"{self.path}: hosts disagree on {name}: {sorted(values)}")
+        return json.loads(values.pop())
+
     @property
     def cluster_name(self) -> str:
-        names = {v.get("sdp_cluster_name", "local") for v in self.hostvars.values()}
-        if len(names) != 1:
-            raise InventoryError(f"{self.path}: hosts disagree on sdp_cluster_name: {names}")
-        return names.pop()
+        return self.var("sdp_cluster_name")
 
     @property
     def container_hosts(self) -> bool:

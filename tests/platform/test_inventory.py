@@ -4,7 +4,12 @@ import pytest
 
 from sdp.hosts.nspawn import parse_spec, spec_from_inventory
 from sdp.platform import settings
-from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory, parse_listing
+from sdp.platform.inventory import (
+    LOCAL_INVENTORY,
+    InventoryError,
+    load_inventory,
+    parse_listing,
+)
 from sdp.processes import ServiceError
 
 LISTING = {
@@ -26,6 +31,15 @@ def test_groups_include_their_children():
     assert inv.addresses("kafka_broker") == ["10.231.0.21", "10.231.0.22"]
     assert inv.cluster_name == "t"
     assert inv.container_hosts
+
+
+def test_a_platform_setting_is_the_inventorys_or_the_roles_default():
+    inv = parse_listing(LISTING, None)
+    assert inv.var("sdp_status_patience") == settings.platform("sdp_status_patience") == 0
+    LISTING_DISAGREEING = {**LISTING, "_meta": {"hostvars": {
+        "a": {"sdp_status_patience": 900}, "b": {"sdp_status_patience": 60}}}}  # fmt: skip
+    with pytest.raises(InventoryError, match="hosts disagree on sdp_status_patience"):
+        parse_listing(LISTING_DISAGREEING, None).var("sdp_status_patience")
 
 
 def test_hosts_spec_comes_from_the_inventory():
