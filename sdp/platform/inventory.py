@@ -67,12 +67,10 @@ class Inventory:
     def var(self, name: str):
         """A platform setting every host shares: the inventory's value or _platform's default."""
         default = settings.platform(name)
-        values = {json.dumps(v.get(name, default)) for v in self.hostvars.values()} or {
-            json.dumps(default)
-        }
-        if len(values) != 1:
+        values = {json.dumps(v.get(name, default)) for v in self.hostvars.values()}
+        if len(values) > 1:
             raise InventoryError(f"{self.path}: hosts disagree on {name}: {sorted(values)}")
-        return json.loads(values.pop())
+        return json.loads(values.pop()) if values else default
 
     @property
     def cluster_name(self) -> str:
