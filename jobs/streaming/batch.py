@@ -8,8 +8,11 @@ the highest version per key), gold recomputes each touched window from silver.
 """
 
 import logging
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -92,11 +95,32 @@ def time_windows(good: DataFrame, time: str) -> list[Row]:
     )
 
 
+def concurrently(spark: SparkSession, fn: Callable, calls: Iterable[tuple]) -> list:
+    """fn(*args) for each args, each in its own driver thread; the results in order.
+
+    The threads carry the caller's Spark local properties (the streaming query's job group),
+    each a copy of its own: SQL executions set properties of their thread, and threads that
+    shared one object (as pyspark's inheritable_thread_target does) would see each other's."""
+    context = spark.sparkContext._jsc.sc()
+    properties = context.getLocalProperties()
+
+    def run(args: tuple):
+        context.setLocalProperties(properties.clone())
+        return fn(*args)
+
+    calls = list(calls)
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="sdp-batch") as pool:
+        futures = [pool.submit(run, args) for args in calls]
+    return [future.result() for future in futures]
+
+
 class Stopwatch:
-    """Seconds spent per phase of a batch, summed over its topics."""
+    """Seconds spent per phase of a batch, summed over its topics (which run concurrently:
+    the sum can exceed the batch's duration)."""
 
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
+        self._lock = threading.Lock()
 
     @contextmanager
     def phase(self, name: str):
@@ -104,7 +128,8 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.seconds[name] += time.monotonic() - started
+            with self._lock:
+                self.seconds[name] += time.monotonic() - started
 
     def rounded(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.seconds.items()}
@@ -207,11 +232,17 @@ class BatchWriter:
             silver = good.sparkSession.table(spec.table.fqn("silver")).where(
                 (F.col(time) >= at(lo)) & (F.col(time) < at(hi))
             )
-            silver = silver.where(micros(window_start(F.col(time))).isin(open_windows)).persist()
+            # Read once, before the gold tables' threads would each read it.
+            silver = silver.where(
+                micros(window_start(F.col(time))).isin(open_windows)
+            ).localCheckpoint()
             try:
-                for table, transform in outputs:
-                    rows = transform(silver).withColumn("updated_at", ingest)
-                    self._upsert_gold(table, rows, lo, hi)
+                # Each gold table is its own commit: they too run concurrently.
+                concurrently(
+                    good.sparkSession,
+                    self._upsert_gold,
+                    [(t, f(silver).withColumn("updated_at", ingest), lo, hi) for t, f in outputs],
+                )
             finally:
                 silver.unpersist()
         return sum(r["n"] for r in windows if r["ws"] in closed)
@@ -239,6 +270,38 @@ class BatchWriter:
             rows.unpersist()  # the checkpoint's blocks
 
     # -- the batch -----------------------------------------------------------------------
+    def _land_topic(
+        self,
+        kafka: DataFrame,
+        topic: str,
+        batch_id: int,
+        ingest: Column,
+        watch: Stopwatch,
+        cached: list[DataFrame],
+    ) -> tuple[DataFrame, int, int]:
+        """Classify one topic's records and land the good ones in bronze, silver and gold.
+
+        Returns the classified rows (kept in `cached`: the dead letters come from them once
+        every topic is done), how many were good and how many of those were late."""
+        spec = self.spec[topic]
+        with watch.phase("classify"):
+            classified = classify(
+                kafka.where(F.col("topic") == topic), spec, self.settings.future_minutes
+            ).persist()
+            cached.append(classified)
+            good = None if spec.is_dead_letter else good_rows(classified, spec, ingest)
+            windows = [] if good is None else time_windows(good, spec.table.time)
+            good_count = sum(r["n"] for r in windows)
+        late = 0
+        if good_count:
+            with watch.phase("bronze"):
+                self.append_once(good, spec.table.fqn("bronze"), batch_id)
+            with watch.phase("silver"):
+                self.merge_silver(good, spec, windows)
+            with watch.phase("gold"):
+                late = self.update_gold(good, spec, ingest, windows)
+        return classified, good_count, late
+
     def __call__(self, kafka: DataFrame, batch_id: int) -> None:
         spark = kafka.sparkSession
         started = datetime.now(UTC)
@@ -247,7 +310,7 @@ class BatchWriter:
         # One partition per core, not one per Kafka partition: a batch runs some twenty small
         # jobs over these rows, and on a small cluster per-task overhead dominates them.
         kafka = kafka.coalesce(spark.sparkContext.defaultParallelism).persist()
-        log_rows, dead_frames, cached = [], [], []
+        cached: list[DataFrame] = []
         try:
             with watch.phase("classify"):
                 per_topic = {
@@ -255,37 +318,21 @@ class BatchWriter:
                 }
             if not per_topic:
                 return
-            # Topics that feed gold first: their windows reach the dashboards sooner.
+            # Topics land concurrently: each writes its own tables, and most of a small
+            # batch's time is spent waiting on commits, not computing. Topics that feed gold
+            # are submitted first: their windows reach the dashboards sooner.
             order = sorted(per_topic, key=lambda t: (t not in GOLD_FROM_TOPIC, t))
-            for topic, records in ((t, per_topic[t]) for t in order):
-                spec = self.spec[topic]
-                with watch.phase("classify"):
-                    classified = classify(
-                        kafka.where(F.col("topic") == topic), spec, self.settings.future_minutes
-                    ).persist()
-                    cached.append(classified)
-                    good = None if spec.is_dead_letter else good_rows(classified, spec, ingest)
-                    windows = [] if good is None else time_windows(good, spec.table.time)
-                    good_count = sum(r["n"] for r in windows)
-                late = 0
-                if good_count:
-                    with watch.phase("bronze"):
-                        self.append_once(good, spec.table.fqn("bronze"), batch_id)
-                    with watch.phase("silver"):
-                        self.merge_silver(good, spec, windows)
-                    with watch.phase("gold"):
-                        late = self.update_gold(good, spec, ingest, windows)
-                if good_count < records:
-                    dead_frames.append(dead_letters(classified, spec, ingest))
-                watermark = self.watermarks.get(topic)
-                log_rows.append(
-                    (
-                        self.settings.query_name, batch_id, topic, records, good_count,
-                        records - good_count, late,
-                        None if watermark is None else datetime.fromtimestamp(watermark / 1e6, UTC),
-                        started,
-                    )
-                )  # fmt: skip
+            landed = concurrently(
+                spark,
+                self._land_topic,
+                [(kafka, topic, batch_id, ingest, watch, cached) for topic in order],
+            )
+            results = dict(zip(order, landed, strict=True))
+            dead_frames = [
+                dead_letters(classified, self.spec[topic], ingest)
+                for topic, (classified, good, _) in results.items()
+                if good < per_topic[topic]
+            ]
             if dead_frames:
                 with watch.phase("dead"):
                     dead = dead_frames[0]
@@ -293,10 +340,19 @@ class BatchWriter:
                         dead = dead.unionByName(frame)
                     self.append_once(dead, DEAD_LETTER_TABLE, batch_id)
             finished = datetime.now(UTC)
+            log_rows = []
+            for topic, (_, good, late) in results.items():
+                records, watermark = per_topic[topic], self.watermarks.get(topic)
+                log_rows.append(
+                    (
+                        self.settings.query_name, batch_id, topic, records, good,
+                        records - good, late,
+                        None if watermark is None else datetime.fromtimestamp(watermark / 1e6, UTC),
+                        started, finished, watch.rounded(),
+                    )
+                )  # fmt: skip
             with watch.phase("log"):
-                batch_log = spark.createDataFrame(
-                    [(*row, finished, watch.rounded()) for row in log_rows], BATCH_LOG_SCHEMA
-                )
+                batch_log = spark.createDataFrame(log_rows, BATCH_LOG_SCHEMA)
                 self.append_once(batch_log, BATCH_LOG_TABLE, batch_id)
             log.info(
                 "batch %s: %s records in %.1f s %s", batch_id, sum(per_topic.values()),
