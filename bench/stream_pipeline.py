@@ -2,17 +2,27 @@
 
     python -m bench.stream_pipeline throughput --count 100000   # backlog: events/s into bronze
     python -m bench.stream_pipeline latency --rate 100 --duration 180  # event time → Postgres
+    python -m bench.stream_pipeline recovery --count 6000  # SIGKILL mid-batch → caught up
 
 throughput: the stream is stopped, `count` shopping events (and the queries, sessions and
 reviews they bring) are produced as a backlog, the stream is started and the batch log
-(lake.ops.stream_batches) tells how long it took to land them.
+(lake.ops.stream_batches) tells how long it took to land them: in batches of the stream's
+max offsets per trigger, the sustained (warm) rate over all but the first two. Then a few
+batches of one event each give the fixed cost of a batch (their median), and the per-record
+cost is a full batch's duration less that, per record.
 
 latency: events are generated paced at wall-clock time (speed 1, starting now) while
 serving.event_counts in PostgreSQL is polled every 0.5 s. Events are produced in time order, so
 event i is visible once the windows' counts add up to i; its latency is that moment minus its
 event time. p50/p95/max are over all events of the run.
 
-Both print the hardware, what ran where, the batch durations and where the batches' time went.
+recovery: half of `count` shopping events is produced, the stream is SIGKILLed while it lands
+them (as tests/streaming/test_stream_e2e.py does), the other half follows, and the batch log
+tells when systemd's restart had landed every record: kill → caught up, the first batch after
+the restart, and how many times systemd restarted the job (a second restart means the replay
+failed).
+
+All print the hardware, what ran where, the batch durations and where the batches' time went.
 """
 
 import argparse
@@ -48,10 +58,11 @@ def hardware() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}"
 
 
-def sdp(*args: str) -> None:
+def sdp(*args: str) -> str:
     result = subprocess.run([SDP, *args], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"sdp {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-2000:]}")
+    return result.stdout
 
 
 def batches_since(lake, since: datetime) -> list[dict]:
@@ -60,16 +71,24 @@ def batches_since(lake, since: datetime) -> list[dict]:
     for r in rows:
         if r["started_at"] < since:
             continue
-        b = by_batch.setdefault(r["batch_id"], {**r, "records": 0, "good": 0, "dead": 0})
+        b = by_batch.setdefault(
+            r["batch_id"], {**r, "records": 0, "good": 0, "dead": 0, "shopping": 0}
+        )
         for k in ("records", "good", "dead"):
             b[k] += r[k]
+        if r["topic"] == "shopping-events":
+            b["shopping"] += r["records"]
     return sorted(by_batch.values(), key=lambda b: b["batch_id"])
+
+
+def duration(batch: dict) -> float:
+    return (batch["finished_at"] - batch["started_at"]).total_seconds()
 
 
 def describe_batches(batches: list[dict]) -> dict:
     if not batches:
         return {"batches": 0}
-    durations = [(b["finished_at"] - b["started_at"]).total_seconds() for b in batches]
+    durations = [duration(b) for b in batches]
     phases: dict[str, float] = {}
     for b in batches:
         for k, v in dict(b["seconds"] or {}).items():  # pyiceberg gives maps as pairs
@@ -84,7 +103,28 @@ def describe_batches(batches: list[dict]) -> dict:
     }
 
 
+def wait_for_batches(lake, since: datetime, records: int, timeout_s: float) -> list[dict]:
+    """The batches since `since` once they hold `records` records; progress on stderr."""
+    deadline, shown = time.monotonic() + timeout_s, 0
+    while True:
+        batches = batches_since(lake, since)
+        landed = sum(b["records"] for b in batches)
+        if landed > shown:
+            b = batches[-1]
+            took = (b["finished_at"] - b["started_at"]).total_seconds()
+            print(f"  {landed:,}/{records:,} records; batch {b['batch_id']}: "
+                  f"{b['records']:,} in {took:.1f} s", file=sys.stderr)  # fmt: skip
+            shown = landed
+        if landed >= records:
+            return batches
+        if time.monotonic() > deadline:
+            sys.exit(f"{landed:,} of {records:,} records landed after {timeout_s:.0f} s")
+        time.sleep(5)
+
+
 def throughput(args, inv, lake) -> dict:
+    """A backlog landed in capped batches (the stream's max offsets per trigger), then a few
+    batches of one shopping event each: the fixed cost of a batch, whatever its size."""
     sdp("stream", "reconcile", "--wait", "600")
     sdp("stream", "stop")
     sim = Simulator(load_catalog(), seed=args.seed, start=time.time() - 1800, rate=500, speed=1)
@@ -92,21 +132,47 @@ def throughput(args, inv, lake) -> dict:
     produced_at = time.monotonic()
     events = run_generate(sim, sink, Limits(count=args.count, pace=False, validate_every=0))
     produce_s = time.monotonic() - produced_at
+    records = sum(sink.sent.values())
+    print(f"backlog: {events:,} shopping events, {records:,} records in {produce_s:.1f} s; "
+          "starting the stream", file=sys.stderr)  # fmt: skip
     restart = datetime.now(UTC)
     sdp("stream", "start")
-    sdp("stream", "reconcile", "--wait", "3600")
-    batches = batches_since(lake, restart)
-    wall = (batches[-1]["finished_at"] - batches[0]["started_at"]).total_seconds()
-    shopping = sum(b["records"] for b in batches)  # every topic's records
-    return {
+    batches = wait_for_batches(lake, restart, records, 3 * 3600)
+    # The first two batches carry the JVM's warm-up: the sustained rate is over the rest.
+    warm = batches[2:]
+    small = []
+    for _ in range(args.small_batches):
+        since = datetime.now(UTC)
+        before = sum(sink.sent.values())
+        run_generate(sim, sink, Limits(count=1, pace=False, validate_every=0))
+        small += wait_for_batches(lake, since, sum(sink.sent.values()) - before, 600)
+    sdp("stream", "reconcile", "--wait", "600")
+    result = {
         "shopping_events_produced": events,
-        "records_landed": shopping,
+        "records_produced": records,
         "produce_seconds": round(produce_s, 1),
-        "landing_seconds": round(wall, 1),
-        "records_per_second": round(shopping / wall),
-        "shopping_events_per_second": round(events / wall),
-        **describe_batches(batches),
+        "landing_seconds": round((batches[-1]["finished_at"] - restart).total_seconds(), 1),
+        "all_batches": describe_batches(batches),
     }
+    if len(warm) >= 2:
+        wall = (warm[-1]["finished_at"] - warm[0]["started_at"]).total_seconds()
+        warm_records = sum(b["records"] for b in warm)
+        shopping = sum(b["shopping"] for b in warm)
+        result["warm"] = {
+            "batches": len(warm),
+            "records_per_second": round(warm_records / wall),
+            "shopping_events_per_second": round(shopping / wall),
+            **describe_batches(warm),
+        }
+    if small:
+        fixed = statistics.median(duration(b) for b in small)
+        result["small_batches"] = describe_batches(small)
+        result["fixed_seconds_per_batch"] = round(fixed, 2)
+        full = [b for b in warm if b["records"] >= 0.9 * max(b["records"] for b in warm)]
+        if full:
+            per_record = statistics.median((duration(b) - fixed) / b["records"] for b in full)
+            result["per_record_microseconds"] = round(per_record * 1e6, 1)
+    return result
 
 
 class RecordingSink:
@@ -175,6 +241,45 @@ def latency(args, inv, lake) -> dict:
     }
 
 
+def recovery(args, inv, lake) -> dict:
+    def on_host(*command: str) -> str:
+        return sdp("hosts", "ssh", str(LOCAL_INVENTORY), "sdp-local", "--", *command).strip()
+
+    def restarts() -> int:
+        return int(on_host("systemctl", "show", "-p", "NRestarts", "--value", "sdp-stream") or 0)
+
+    sdp("stream", "reconcile", "--wait", "600")
+    before = restarts()
+    since = datetime.now(UTC)
+    sim = Simulator(load_catalog(), seed=args.seed, start=time.time() - 300, rate=100, speed=1)
+    sink = KafkaSink(kafka_bootstrap(inv))
+    half = Limits(count=args.count // 2, pace=False, validate_every=0)
+    run_generate(sim, sink, half)
+    time.sleep(args.kill_after)
+    on_host("systemctl", "kill", "--signal=SIGKILL", "sdp-stream")
+    killed = datetime.now(UTC)
+    run_generate(sim, sink, half)
+    batches = wait_for_batches(lake, since, sum(sink.sent.values()), 1800)
+    after = [b for b in batches if b["started_at"] > killed]
+    return {
+        "records_produced": sum(sink.sent.values()),
+        "kill_after_seconds": args.kill_after,
+        "batches_before_kill": len(batches) - len(after),
+        "kill_to_caught_up_seconds": round(
+            (batches[-1]["finished_at"] - killed).total_seconds(), 1
+        ),
+        "kill_to_first_batch_start_seconds": round(
+            (after[0]["started_at"] - killed).total_seconds(), 1
+        ),
+        "first_batch_after_restart": {
+            "records": after[0]["records"],
+            "seconds": round(duration(after[0]), 1),
+        },
+        "systemd_restarts": restarts() - before,
+        **describe_batches(after),
+    }
+
+
 def main() -> None:
     from pyiceberg.catalog import load_catalog as load_iceberg
 
@@ -183,17 +288,28 @@ def main() -> None:
     )
     sub = parser.add_subparsers(dest="mode", required=True)
     t = sub.add_parser("throughput")
-    t.add_argument("--count", type=int, default=100_000, help="shopping events in the backlog")
+    t.add_argument("--count", type=int, default=1_000_000, help="shopping events in the backlog")
+    t.add_argument(
+        "--small-batches", type=int, default=5, help="batches of one event, for the fixed cost"
+    )
     t.add_argument("--seed", type=int, default=1)
     lat = sub.add_parser("latency")
     lat.add_argument("--rate", type=float, default=100, help="shopping events/s at mean traffic")
     lat.add_argument("--duration", type=float, default=180, help="seconds of traffic")
     lat.add_argument("--seed", type=int, default=1)
+    rec = sub.add_parser("recovery")
+    rec.add_argument(
+        "--count", type=int, default=6000, help="shopping events, half before the kill"
+    )
+    rec.add_argument("--kill-after", type=float, default=4, help="seconds after the first half")
+    rec.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     inv = load_inventory(LOCAL_INVENTORY)
     lake = load_iceberg(CATALOG, **pyiceberg_properties(lake_settings(inv)))
     started = time.monotonic()
-    result = (throughput if args.mode == "throughput" else latency)(args, inv, lake)
+    result = {"throughput": throughput, "latency": latency, "recovery": recovery}[args.mode](
+        args, inv, lake
+    )
     print(
         json.dumps(
             {
@@ -202,6 +318,9 @@ def main() -> None:
                 "setup": "every service co-hosted on one container host (make up); "
                 "this process on the same machine",
                 "trigger_seconds": settings.role("spark", "spark_stream_trigger_seconds"),
+                "max_offsets_per_trigger": settings.role(
+                    "spark", "spark_stream_max_offsets_per_trigger"
+                ),
                 "bench_seconds": round(time.monotonic() - started),
                 **result,
             },
