@@ -78,13 +78,8 @@ def create_table(
     location: str,
     partition: list[str],
     sort: list[str],
-) -> bool:
-    """CREATE TABLE with the layout, unless it exists; True if it was created."""
-    namespace, name = fqn.rsplit(".", 1)
-    # SHOW TABLES, not catalog.tableExists: the latter asks the JDBC catalog about views too,
-    # which a catalog created without view support refuses.
-    if spark.sql(f"SHOW TABLES IN {namespace} LIKE '{name}'").count():
-        return False
+) -> None:
+    """CREATE TABLE with the layout."""
     properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     spark.sql(
         f"CREATE TABLE {fqn} ({_ddl(spark, schema)}) USING iceberg "
@@ -92,7 +87,6 @@ def create_table(
         f"TBLPROPERTIES ({properties})"
     )
     spark.sql(f"ALTER TABLE {fqn} WRITE LOCALLY ORDERED BY {', '.join(sort)}")
-    return True
 
 
 def gold_schema(example: DataFrame) -> T.StructType:
@@ -109,13 +103,20 @@ def ensure_tables(
 
     `gold` maps each gold table to an empty frame of its rows (its schema comes from the
     transform that fills it, so it is written nowhere else)."""
+    existing = set()
     for layer in LAYERS:
         spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{layer}")
+        # Listed once per namespace and collected (a count would be a Spark job per table:
+        # half a minute of a restart). SHOW TABLES, not catalog.tableExists: the latter asks
+        # the JDBC catalog about views too, which a catalog created without view support refuses.
+        shown = spark.sql(f"SHOW TABLES IN {CATALOG}.{layer}").collect()
+        existing |= {f"{CATALOG}.{layer}.{row.tableName}" for row in shown}
     created = []
 
     def create(fqn, schema, layer, partition, sort):
-        location = settings.location(layer, fqn.rsplit(".", 1)[1])
-        if create_table(spark, fqn, schema, location, partition, sort):
+        if fqn not in existing:
+            create_table(spark, fqn, schema, settings.location(layer, fqn.rsplit(".", 1)[1]),
+                         partition, sort)  # fmt: skip
             created.append(fqn)
 
     for topic in spec.values():
