@@ -2,6 +2,7 @@
 
     python -m bench.stream_pipeline throughput --count 100000   # backlog: events/s into bronze
     python -m bench.stream_pipeline latency --rate 100 --duration 180  # event time → Postgres
+    python -m bench.stream_pipeline latency --rate 100 --sale  # the same at the x10 sale peak
     python -m bench.stream_pipeline recovery --count 6000  # SIGKILL mid-batch → caught up
 
 throughput: the stream is stopped, `count` shopping events (and the queries, sessions and
@@ -45,6 +46,7 @@ from generator.catalog import load_catalog
 from generator.generate import Limits, run_generate
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
+from generator.traffic import SaleSwitch
 from jobs.lake import CATALOG, pyiceberg_properties
 from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap, serving_connection
@@ -216,7 +218,8 @@ def latency(args, inv, lake) -> dict:
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    sim = Simulator(load_catalog(), seed=args.seed, start=start, rate=args.rate, speed=1)
+    sale = SaleSwitch(on=args.sale)
+    sim = Simulator(load_catalog(), seed=args.seed, start=start, rate=args.rate, speed=1, sale=sale)
     sink = RecordingSink(KafkaSink(kafka_bootstrap(inv)))
     run_generate(sim, sink, Limits(duration_s=args.duration, validate_every=0))
     sdp("stream", "reconcile", "--wait", "600")
@@ -232,6 +235,7 @@ def latency(args, inv, lake) -> dict:
         latencies.append(visible[j][0] - event_time)
     latencies.sort()
     return {
+        "sale": args.sale,
         "shopping_events": len(sink.times),
         "events_per_second": round(len(sink.times) / args.duration, 1),
         "seen_in_postgres": len(latencies),
@@ -290,13 +294,12 @@ def main() -> None:
     sub = parser.add_subparsers(dest="mode", required=True)
     t = sub.add_parser("throughput")
     t.add_argument("--count", type=int, default=1_000_000, help="shopping events in the backlog")
-    t.add_argument(
-        "--small-batches", type=int, default=5, help="small batches, for the fixed cost"
-    )
+    t.add_argument("--small-batches", type=int, default=5, help="small batches, for the fixed cost")
     t.add_argument("--seed", type=int, default=1)
     lat = sub.add_parser("latency")
     lat.add_argument("--rate", type=float, default=100, help="shopping events/s at mean traffic")
     lat.add_argument("--duration", type=float, default=180, help="seconds of traffic")
+    lat.add_argument("--sale", action="store_true", help="the x10 sale peak all along")
     lat.add_argument("--seed", type=int, default=1)
     rec = sub.add_parser("recovery")
     rec.add_argument(
