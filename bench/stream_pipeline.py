@@ -1,4 +1,4 @@
-"""The streaming job on the running platform (`make up`): throughput, end-to-end latency, recovery after a kill.
+"""The streaming job on the running platform (`make up`): throughput, latency, recovery.
 
     python -m bench.stream_pipeline throughput   # a 1M-event backlog: warm events/s, costs
     python -m bench.stream_pipeline latency --rate 100 --duration 180  # event time → Postgres
