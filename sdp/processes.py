@@ -42,12 +42,36 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def started_at(pid: int) -> float | None:
+    """When the process started (epoch seconds): /proc/PID/stat's start time after boot."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration):
+        return None
+    # Fields after the command name, which may hold spaces; starttime is field 22 of stat(5).
+    ticks = int(stat.rpartition(")")[2].split()[19])
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def read_pid(pidfile: Path) -> int | None:
+    """The pid the file records if that process still runs. A live pid that started after the
+    file was written is another process that reused the number (pids wrap at 32768 here, and a
+    killed session leaves its pidfiles behind), not the one recorded."""
     try:
         pid = int(pidfile.read_text().strip())
+        written = pidfile.stat().st_mtime
     except (FileNotFoundError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    if not pid_alive(pid):
+        return None
+    started = started_at(pid)
+    # btime is whole seconds and the wall clock may be stepped: 2 s of slack.
+    return None if started is not None and started > written + 2 else pid
 
 
 def spawn(

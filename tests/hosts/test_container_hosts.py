@@ -3,12 +3,13 @@
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from sdp.hosts.nspawn import ContainerHosts, parse_spec, unused_bases
-from sdp.processes import ServiceError
+from sdp.processes import ServiceError, read_pid
 
 SPEC = {
     "network": {"bridge": "sdptest0", "gateway": "10.231.250.1/24"},
@@ -45,6 +46,18 @@ def test_each_network_keeps_its_own_control_services(tmp_path):
     assert hosts.running() == ["ct1", "vm1"]
     assert hosts.running("10.232.0.1") == ["vm1"]
     assert hosts.service_pidfile("apt-proxy") == run / "apt-proxy-10.231.250.1.pid"
+
+
+def test_a_pid_reused_after_the_pidfile_was_written_is_not_the_recorded_process(tmp_path):
+    """A killed session leaves pidfiles behind; CI then took a live process that reused the
+    artifact server's pid for the server, never started it, and the hosts' pip got connection
+    refused (measured)."""
+    pidfile = tmp_path / "artifacts-10.231.250.1.pid"
+    pidfile.write_text(str(os.getpid()))
+    assert read_pid(pidfile) == os.getpid()
+    os.utime(pidfile, (time.time() - 3600, time.time() - 3600))
+    assert read_pid(pidfile) is None
+    assert not ContainerHosts(parse_spec(SPEC), tmp_path).running()
 
 
 def test_a_new_base_removes_only_the_bases_no_host_was_made_on(tmp_path):
