@@ -23,7 +23,7 @@ from sdp.paths import REPO_ROOT, work_dir
 
 BIN = Path(sys.executable).parent
 PYTEST = [str(BIN / "pytest"), *shlex.split(os.environ.get("PYTEST_ARGS", ""))]
-BUDGET = 60 * 60  # the shares leave 6 min of it for suites to come
+BUDGET = 60 * 60  # the shares leave 4 min of it for suites to come
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def suites() -> list[Suite]:
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
         Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 15 * 60,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
-        Suite("roles", f"molecule: {', '.join(roles)}", 12 * 60,
+        Suite("roles", f"molecule: {', '.join(roles)}", 14 * 60,
               [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
                for r in roles]),
     ]  # fmt: skip

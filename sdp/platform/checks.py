@@ -217,6 +217,53 @@ def prometheus(inv: Inventory) -> str:
     return f"{len(targets)} target(s) up, {len(nodes)} host(s)"
 
 
+def airflow_url(inv: Inventory) -> str:
+    return f"http://{inv.addresses('airflow')[0]}:{settings.platform('airflow_api_port')}"
+
+
+def airflow_token(inv: Inventory) -> str:
+    """A JWT for Airflow's REST API, as the admin the role created."""
+    body = json.dumps({
+        "username": settings.role("airflow", "airflow_admin_user"),
+        "password": read_secret(inv.cluster_name, "airflow-admin-password"),
+    }).encode()  # fmt: skip
+    request = urllib.request.Request(
+        f"{airflow_url(inv)}/auth/token", body, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.load(response)["access_token"]
+
+
+def airflow_api(inv: Inventory, path: str, token: str | None = None, body: dict | None = None):
+    """GET (or POST body to) /api/v2/PATH, logged in unless a token is given."""
+    request = urllib.request.Request(
+        f"{airflow_url(inv)}/api/v2/{path}",
+        None if body is None else json.dumps(body).encode(),
+        {
+            "Authorization": f"Bearer {token or airflow_token(inv)}",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.load(response)
+
+
+def airflow(inv: Inventory) -> str:
+    """Every component healthy (the scheduler's heartbeat is recent), no DAG fails to import."""
+    if not inv.hosts("airflow"):
+        return "no airflow host in the inventory"
+    health = _get_json(f"{airflow_url(inv)}/api/v2/monitor/health")
+    sick = sorted(name for name, part in health.items() if part.get("status") != "healthy")
+    if sick:
+        raise RuntimeError(f"not healthy: {', '.join(sick)}")
+    errors = airflow_api(inv, "importErrors")
+    if errors["total_entries"]:
+        files = ", ".join(e["filename"] for e in errors["import_errors"])
+        raise RuntimeError(f"DAG files that fail to import: {files}")
+    dags = airflow_api(inv, "dags?limit=1")["total_entries"]
+    return f"api, scheduler, dag-processor, triggerer healthy; {dags} DAG(s), no import errors"
+
+
 CHECKS: dict[str, Callable[[Inventory], str]] = {
     "kafka quorum": kafka_quorum,
     "kafka produce/consume": kafka_roundtrip,
@@ -224,6 +271,7 @@ CHECKS: dict[str, Callable[[Inventory], str]] = {
     "postgres": postgres,
     "spark": spark,
     "stream": stream,
+    "airflow": airflow,
     "prometheus": prometheus,
 }
 

@@ -17,6 +17,10 @@ SECRETS: dict[str, int | None] = {
     "postgres-iceberg": 32,
     "postgres-airflow": 32,
     "postgres-serving": 32,
+    "airflow-admin-password": 24,
+    "airflow-api-secret-key": 48,
+    "airflow-jwt-secret": 48,
+    "airflow-fernet-key": 32,  # 32 bytes; the role encodes them as Fernet wants
     "minio-prometheus-token": None,
 }
 ALPHABET = string.ascii_letters + string.digits

@@ -8,6 +8,7 @@
     query('sdp', 'apt', 'java')            -> ['openjdk-17-jre-headless']
     lookup('sdp', 'stream_spec')           -> the streaming job's spec (jobs/streaming/spec.py)
     query('sdp', 'stream_sources')         -> [{src, dest}, ...]: the job's Python files
+    query('sdp', 'dag_files')              -> [path, ...]: the DAG files of dags/
     lookup('sdp', 'secret', 'postgres-iceberg') -> the secret of sdp_cluster_name, generated on
                                               first use (the list: sdp/platform/secrets.py)
     lookup('sdp', 'ssh_key')               -> the project's SSH key (container hosts, VM images)
@@ -49,6 +50,7 @@ KINDS = {
     "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
     "stream_spec": _stream_spec,
     "stream_sources": _stream_sources,
+    "dag_files": lambda: [str(f) for f in sorted((REPO_ROOT / "dags").glob("*.py"))],
     "secret": lambda cluster, *names: [ensure_secret(cluster, name) for name in names],
     "ssh_key": lambda: [str(ssh_key_path(state_dir()))],
 }
