@@ -234,15 +234,10 @@ def airflow_token(inv: Inventory) -> str:
         return json.load(response)["access_token"]
 
 
-def airflow_api(inv: Inventory, path: str, token: str | None = None, body: dict | None = None):
-    """GET (or POST body to) /api/v2/PATH, logged in unless a token is given."""
+def airflow_api(inv: Inventory, path: str, token: str):
+    """GET /api/v2/PATH with a token from airflow_token."""
     request = urllib.request.Request(
-        f"{airflow_url(inv)}/api/v2/{path}",
-        None if body is None else json.dumps(body).encode(),
-        {
-            "Authorization": f"Bearer {token or airflow_token(inv)}",
-            "Content-Type": "application/json",
-        },
+        f"{airflow_url(inv)}/api/v2/{path}", headers={"Authorization": f"Bearer {token}"}
     )
     with urllib.request.urlopen(request, timeout=15) as response:
         return json.load(response)
@@ -256,11 +251,12 @@ def airflow(inv: Inventory) -> str:
     sick = sorted(name for name, part in health.items() if part.get("status") != "healthy")
     if sick:
         raise RuntimeError(f"not healthy: {', '.join(sick)}")
-    errors = airflow_api(inv, "importErrors")
+    token = airflow_token(inv)
+    errors = airflow_api(inv, "importErrors", token)
     if errors["total_entries"]:
         files = ", ".join(e["filename"] for e in errors["import_errors"])
         raise RuntimeError(f"DAG files that fail to import: {files}")
-    dags = airflow_api(inv, "dags?limit=1")["total_entries"]
+    dags = airflow_api(inv, "dags?limit=1", token)["total_entries"]
     return f"api, scheduler, dag-processor, triggerer healthy; {dags} DAG(s), no import errors"
 
 
