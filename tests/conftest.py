@@ -1,7 +1,8 @@
 """Shared fixtures: the running platform for the integration tests (`platform`, an Inventory of
 the container host sdp-local that `sdp platform up` brings up once per session, and
-`kafka_bootstrap` derived from it), the optional real datasets, the CLI as a user runs it and the
-session's step timings.
+`kafka_bootstrap` and the Iceberg catalog `lake` derived from it), a local SparkSession and the
+stream spec for the jobs' transforms, the optional real datasets, the CLI as a user runs it and
+the session's step timings.
 """
 
 import os
@@ -76,3 +77,48 @@ def kafka_bootstrap(platform) -> str:
     """host:port,... of the platform's brokers. They create no topic on first use: a test makes
     its own, uniquely named, and deletes it."""
     return checks.kafka_bootstrap(platform)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    pyspark = pytest.importorskip("pyspark", reason="pyspark comes from `make artifacts`")
+    from jobs.lake import CATALOG, EXTENSIONS
+    from sdp.bundle import layout
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    catalog = f"spark.sql.catalog.{CATALOG}"
+    session = (
+        pyspark.sql.SparkSession.builder.master("local[2]")
+        .appName("sdp-jobs-unit")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.jars", ",".join(str(j) for j in layout.jars("iceberg")))
+        .config("spark.sql.extensions", EXTENSIONS)
+        # Iceberg's in-memory catalog and file IO: the stream's MERGEs, snapshots and metadata
+        # tables as on the platform, with no service (locations are only names there).
+        .config(catalog, "org.apache.iceberg.spark.SparkCatalog")
+        .config(f"{catalog}.catalog-impl", "org.apache.iceberg.inmemory.InMemoryCatalog")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def stream_spec():
+    from jobs.streaming.config import spec_from_document
+    from jobs.streaming.spec import build_spec
+
+    return spec_from_document(build_spec())
+
+
+@pytest.fixture(scope="session")
+def lake(platform):
+    """The platform's Iceberg catalog through pyiceberg (what a notebook user would open)."""
+    from pyiceberg.catalog import load_catalog
+
+    from jobs.lake import CATALOG, pyiceberg_properties
+    from sdp.stream.reconcile import lake_settings
+
+    return load_catalog(CATALOG, **pyiceberg_properties(lake_settings(platform)))

@@ -44,11 +44,11 @@ def suites() -> list[Suite]:
         Suite("unit", "tests that need no service (local SparkSession included)", 4 * 60,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 23 * 60,
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 26 * 60,
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
-        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 15 * 60,
+        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 13 * 60,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
-        Suite("roles", f"molecule: {', '.join(roles)}", 14 * 60,
+        Suite("roles", f"molecule: {', '.join(roles)}", 13 * 60,
               [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
                for r in roles]),
     ]  # fmt: skip

@@ -102,5 +102,10 @@ class StreamSettings:
             raise ValueError(f"checkpoint must be an s3a:// or local path, got {self.checkpoint}")
 
     def location(self, layer: str, table: str) -> str:
-        bucket = f"{self.bucket_prefix}{'warehouse' if layer == 'ops' else layer}"
-        return f"s3://{bucket}/{layer}/{table}"
+        return table_location(self.bucket_prefix, layer, table)
+
+
+def table_location(bucket_prefix: str, layer: str, table: str) -> str:
+    """Tables of layer L live in s3://<prefix>L/L/ (ops tables in the warehouse bucket)."""
+    bucket = f"{bucket_prefix}{'warehouse' if layer == 'ops' else layer}"
+    return f"s3://{bucket}/{layer}/{table}"

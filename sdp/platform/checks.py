@@ -234,10 +234,15 @@ def airflow_token(inv: Inventory) -> str:
         return json.load(response)["access_token"]
 
 
-def airflow_api(inv: Inventory, path: str, token: str):
-    """GET /api/v2/PATH with a token from airflow_token."""
+def airflow_api(inv: Inventory, path: str, token: str, method: str = "GET", body=None):
+    """/api/v2/PATH with a token from airflow_token; `body` is sent as JSON."""
+    headers = {"Authorization": f"Bearer {token}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
     request = urllib.request.Request(
-        f"{airflow_url(inv)}/api/v2/{path}", headers={"Authorization": f"Bearer {token}"}
+        f"{airflow_url(inv)}/api/v2/{path}", data, headers, method=method
     )
     with urllib.request.urlopen(request, timeout=15) as response:
         return json.load(response)

@@ -132,13 +132,13 @@ def maintain(
 ):
     """Compact (sorted), rewrite manifests, expire snapshots, remove orphans; safe while the
     stream runs. Runs jobs/streaming/maintenance.py on the master host."""
-    names = ("spark_home", "spark_conf_dir", "spark_stream_app_dir", "spark_stream_conf_dir")
-    spark = {name: settings.role("spark", name) for name in names}
+    names = ("spark_home", "spark_conf_dir", "sdp_app_dir", "sdp_stream_spec")
+    spark = {name: settings.platform(name) for name in names}
     command = (
-        f"env SPARK_CONF_DIR={spark['spark_conf_dir']} PYTHONPATH={spark['spark_stream_app_dir']} "
+        f"env SPARK_CONF_DIR={spark['spark_conf_dir']} PYTHONPATH={spark['sdp_app_dir']} "
         f"TZ=UTC {spark['spark_home']}/bin/spark-submit --name sdp-maintenance "
-        f"{spark['spark_stream_app_dir']}/jobs/streaming/maintenance.py "
-        f"--spec {spark['spark_stream_conf_dir']}/streams.json {' '.join(args or [])}"
+        f"{spark['sdp_app_dir']}/jobs/streaming/maintenance.py "
+        f"--spec {spark['sdp_stream_spec']} {' '.join(args or [])}"
     )
     with ansible_env() as env:
         result = subprocess.run(

@@ -154,8 +154,8 @@ def spark_job(inv: Inventory, timeout: float = 600) -> dict[str, int]:
     Iceberg table (catalog on PostgreSQL, data on MinIO) and reads it back. Returns the sum of
     the rows each worker host wrote."""
     workers = len(inv.hosts("spark_worker"))
-    home = settings.role("spark", "spark_home")
-    conf = settings.role("spark", "spark_conf_dir")
+    home = settings.platform("spark_home")
+    conf = settings.platform("spark_conf_dir")
     job = "/tmp/sdp_smoke_job.py"
     submit = (
         f"cat > {job} && chmod 0644 {job} && cd /tmp && runuser -u spark -- "

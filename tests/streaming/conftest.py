@@ -1,8 +1,6 @@
-"""A local SparkSession for the streaming transforms (pyspark from the bundle's wheelhouse), with
-the stream's catalog as real Iceberg tables kept in memory, and Kafka rows to feed them."""
+"""Generated records and Kafka rows to feed the streaming transforms (on the local SparkSession
+and stream spec of tests/conftest.py)."""
 
-import os
-import sys
 from datetime import UTC, datetime
 
 import orjson
@@ -16,40 +14,6 @@ KAFKA_COLUMNS = (
     "topic string, partition int, offset long, timestamp timestamp, key binary, value binary"
 )
 NOW = datetime(2024, 5, 1, 4, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def spark():
-    pyspark = pytest.importorskip("pyspark", reason="pyspark comes from `make artifacts`")
-    from jobs.lake import CATALOG, EXTENSIONS
-    from sdp.bundle import layout
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    catalog = f"spark.sql.catalog.{CATALOG}"
-    session = (
-        pyspark.sql.SparkSession.builder.master("local[2]")
-        .appName("sdp-streaming-unit")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.jars", ",".join(str(j) for j in layout.jars("iceberg")))
-        .config("spark.sql.extensions", EXTENSIONS)
-        # Iceberg's in-memory catalog and file IO: the stream's MERGEs, snapshots and metadata
-        # tables as on the platform, with no service (locations are only names there).
-        .config(catalog, "org.apache.iceberg.spark.SparkCatalog")
-        .config(f"{catalog}.catalog-impl", "org.apache.iceberg.inmemory.InMemoryCatalog")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="session")
-def stream_spec():
-    from jobs.streaming.config import spec_from_document
-    from jobs.streaming.spec import build_spec
-
-    return spec_from_document(build_spec())
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from jobs.lake import CATALOG, pyiceberg_properties
 from sdp.platform.checks import kafka_bootstrap, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY
-from sdp.stream.reconcile import lake_settings
 from tests.conftest import needs_container_hosts, sdp
 
 pytestmark = [pytest.mark.integration, needs_container_hosts]
@@ -30,11 +28,13 @@ WINDOW = timedelta(minutes=5)
 INVENTORY = str(LOCAL_INVENTORY)
 
 
-def generate(tmp: Path, name: str, count: int, start: datetime, seed: int) -> list[dict]:
+def generate(
+    tmp: Path, name: str, count: int, start: datetime, seed: int, rate: float = 100
+) -> list[dict]:
     out = tmp / f"{name}.jsonl"
     result = sdp(
         "generate", "--out", str(out), "--count", str(count), "--seed", str(seed),
-        "--start", start.isoformat(), "--unpaced", "--rate", "100",
+        "--start", start.isoformat(), "--unpaced", "--rate", str(rate),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return [orjson.loads(line) for line in out.read_bytes().splitlines()]
@@ -71,13 +71,6 @@ def reconcile(wait: float = 300) -> dict:
     result = sdp("stream", "reconcile", "-i", INVENTORY, "--json", "--wait", str(wait))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads(result.stdout)
-
-
-@pytest.fixture(scope="module")
-def lake(platform):
-    from pyiceberg.catalog import load_catalog
-
-    return load_catalog(CATALOG, **pyiceberg_properties(lake_settings(platform)))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@
     query('sdp', 'wheels', 'spark')        -> [{path, name, sha256}, ...]
     query('sdp', 'apt', 'java')            -> ['openjdk-17-jre-headless']
     lookup('sdp', 'stream_spec')           -> the streaming job's spec (jobs/streaming/spec.py)
-    query('sdp', 'stream_sources')         -> [{src, dest}, ...]: the job's Python files
+    query('sdp', 'job_sources')            -> [{src, dest}, ...]: the jobs' Python files
     query('sdp', 'dag_files')              -> [path, ...]: the DAG files of dags/
     lookup('sdp', 'secret', 'postgres-iceberg') -> the secret of sdp_cluster_name, generated on
                                               first use (the list: sdp/platform/secrets.py)
@@ -34,9 +34,10 @@ def _stream_spec() -> list[dict]:
     return [build_spec()]
 
 
-def _stream_sources() -> list[dict]:
+def _job_sources() -> list[dict]:
     files = [REPO_ROOT / "jobs" / "__init__.py", REPO_ROOT / "jobs" / "lake.py"]
-    files += sorted((REPO_ROOT / "jobs" / "streaming").glob("*.py"))
+    for package in ("streaming", "batch"):
+        files += sorted((REPO_ROOT / "jobs" / package).glob("*.py"))
     return [{"src": str(f), "dest": str(f.relative_to(REPO_ROOT))} for f in files]
 
 
@@ -49,7 +50,7 @@ KINDS = {
     "apt": served.apt_packages,
     "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
     "stream_spec": _stream_spec,
-    "stream_sources": _stream_sources,
+    "job_sources": _job_sources,
     "dag_files": lambda: [str(f) for f in sorted((REPO_ROOT / "dags").glob("*.py"))],
     "secret": lambda cluster, *names: [ensure_secret(cluster, name) for name in names],
     "ssh_key": lambda: [str(ssh_key_path(state_dir()))],

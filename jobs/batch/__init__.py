@@ -1,0 +1,1 @@
+"""The daily batch: Spark jobs Airflow submits (dags/), one logical day each."""

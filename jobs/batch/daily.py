@@ -1,0 +1,143 @@
+"""The daily batch's Spark jobs, one per task of the `daily_analytics` DAG, for one shop day.
+
+    spark-submit jobs/batch/daily.py quality|sales|metrics --date 2024-05-01 --zone Asia/Seoul \
+        --spec streams.json
+
+Each reads the day from silver (and bronze and the dead letters for `quality`) and replaces the
+day's rows of its gold tables in one commit, so a re-run of a date gives the same rows and a
+backfill fills any day. `quality` fails (exit 1) on any check that does not pass, naming it and
+its numbers; the results are written first. argparse: the driver has pyspark and nothing else.
+"""
+
+import argparse
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.batch import metrics, quality, sales
+from jobs.batch.day import Day
+from jobs.streaming.config import CATALOG, DEAD_LETTER_TABLE, load_spec, table_location
+from jobs.streaming.tables import create_table, nullable
+
+log = logging.getLogger("sdp.batch")
+
+EVENTS_TOPIC = "shopping-events"
+SESSIONS_TOPIC = "sessions"
+DQ_RESULTS = f"{CATALOG}.gold.dq_results"
+# Gold table → its sort order within the day.
+SORT = {
+    DQ_RESULTS: ["check"],
+    f"{CATALOG}.gold.daily_sales": ["category"],
+    f"{CATALOG}.gold.daily_traffic": ["hour", "event_type"],
+    f"{CATALOG}.gold.daily_funnel": ["product_id"],
+    f"{CATALOG}.gold.daily_metrics": ["metric"],
+}
+
+
+class QualityFailed(Exception):
+    pass
+
+
+class Batch:
+    def __init__(self, spark: SparkSession, spec_path: Path, day: Day, bucket_prefix: str):
+        self.spark, self.day, self.bucket_prefix = spark, day, bucket_prefix
+        self.spec = load_spec(spec_path)
+
+    def silver(self, topic: str) -> DataFrame:
+        return self._layer(topic, "silver")
+
+    def _layer(self, topic: str, layer: str) -> DataFrame:
+        table = self.spec[topic].table
+        rows = self.spark.table(table.fqn(layer))
+        return rows.where(self.day.contains(F.col(table.time)))
+
+    def replace_day(self, fqn: str, rows: DataFrame) -> None:
+        """The day's rows of a gold table replaced by `rows` in one commit (created if missing)."""
+        rows = rows.select(F.lit(self.day.day).alias("day"), *rows.columns)
+        layer, name = fqn.split(".")[1:]
+        # SHOW TABLES, not catalog.tableExists: see jobs/streaming/tables.py.
+        if name not in {
+            r.tableName for r in self.spark.sql(f"SHOW TABLES IN {CATALOG}.{layer}").collect()
+        }:
+            create_table(self.spark, fqn, nullable(rows.schema),
+                         table_location(self.bucket_prefix, layer, name), ["day"],
+                         SORT[fqn])  # fmt: skip
+        rows.writeTo(fqn).overwrite(F.col("day") == F.lit(self.day.day))
+        log.info("%s: %s replaced", fqn, self.day)
+
+    def quality(self) -> None:
+        bronze = self._layer(EVENTS_TOPIC, "bronze")
+        dead = quality.dead_letters_of_day(self.spark.table(DEAD_LETTER_TABLE), EVENTS_TOPIC,
+                                           self.day)  # fmt: skip
+        now = datetime.now(UTC).replace(tzinfo=None)
+        results = quality.checks(bronze, self.silver(EVENTS_TOPIC), dead, now)
+        schema = T.StructType(
+            [T.StructField("check", T.StringType()), T.StructField("observed", T.DoubleType()),
+             T.StructField("threshold", T.DoubleType()), T.StructField("passed", T.BooleanType()),
+             T.StructField("checked_at", T.TimestampType())]
+        )  # fmt: skip
+        rows = [(r.check, float(r.observed), float(r.threshold), r.passed, now) for r in results]
+        self.replace_day(DQ_RESULTS, self.spark.createDataFrame(rows, schema))
+        for r in results:
+            print(f"DQ {self.day} {'PASS' if r.passed else 'FAIL'} {r}", flush=True)
+        failed = [r for r in results if not r.passed]
+        if failed:
+            raise QualityFailed(
+                f"data quality of {self.day} failed: " + "; ".join(str(r) for r in failed)
+            )
+
+    def sales(self) -> None:
+        events = self.silver(EVENTS_TOPIC).cache()
+        self.replace_day(f"{CATALOG}.gold.daily_sales", sales.by_category(events))
+        self.replace_day(f"{CATALOG}.gold.daily_traffic", sales.hourly_traffic(events, self.day))
+        self.replace_day(f"{CATALOG}.gold.daily_funnel", sales.product_funnel(events))
+
+    def metrics(self) -> None:
+        values = metrics.daily_metrics(self.silver(EVENTS_TOPIC), self.silver(SESSIONS_TOPIC))
+        schema = "metric string, value double"
+        self.replace_day(f"{CATALOG}.gold.daily_metrics",
+                         self.spark.createDataFrame(list(values.items()), schema))  # fmt: skip
+        for name, value in values.items():
+            print(f"METRIC {self.day} {name} {value}", flush=True)
+
+
+TASKS = ("quality", "sales", "metrics")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="jobs.batch.daily", description=__doc__.split("\n")[0])
+    p.add_argument("task", choices=TASKS)
+    p.add_argument("--date", required=True, help="the shop's day, YYYY-MM-DD")
+    p.add_argument("--zone", required=True, help="the shop's time zone, e.g. Asia/Seoul")
+    p.add_argument("--spec", type=Path, required=True, help="stream spec JSON")
+    p.add_argument("--bucket-prefix", default="sdp-")
+    args = p.parse_args(argv)
+    try:
+        args.day = Day.parse(args.date, args.zone)
+    except ValueError as exc:
+        p.error(str(exc))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    spark = SparkSession.builder.appName(f"sdp-daily-{args.task}").getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    try:
+        getattr(Batch(spark, args.spec, args.day, args.bucket_prefix), args.task)()
+    except QualityFailed as exc:
+        print(f"FAILED {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

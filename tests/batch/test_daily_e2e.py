@@ -1,0 +1,142 @@
+"""The daily batch end to end on the platform: a generated day through Kafka and the stream into
+silver, then `daily_analytics` triggered through Airflow's REST API, as a user or a scheduler
+would, and its gold rows checked against the generated file.
+
+Each run takes shop days (KST) no earlier run filled, so it passes on a platform used for days.
+"""
+
+import time
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from jobs.streaming.gold import NO_CATEGORY
+from sdp.platform.checks import airflow_api, airflow_token
+from tests.conftest import needs_container_hosts
+from tests.streaming.test_stream_e2e import as_messages, generate, produce, reconcile
+
+pytestmark = [pytest.mark.integration, needs_container_hosts]
+
+DAG = "daily_analytics"
+SEOUL = ZoneInfo("Asia/Seoul")
+FIRST_DAY = date(2023, 3, 1)  # test days are taken from here on, each once
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), SEOUL)
+
+
+def empty_days(lake, n: int) -> list[date]:
+    """The first n days from FIRST_DAY with no shopping event in silver."""
+    silver = lake.load_table("silver.shopping_events")
+    found, day = [], FIRST_DAY
+    while len(found) < n:
+        start, end = (midnight(d).astimezone(ZoneInfo("UTC")) for d in (day, day + timedelta(1)))
+        rows = silver.scan(
+            row_filter=f"timestamp >= '{start.isoformat()}' and timestamp < '{end.isoformat()}'",
+            selected_fields=("event_id",),
+            limit=1,
+        ).to_arrow()
+        if len(rows) == 0:
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+def land_day(platform, tmp_path, day: date, seed: int, count: int, twice: int = 0) -> list[dict]:
+    """A generated day in Kafka (its first `twice` shopping events sent again), landed."""
+    produced = generate(tmp_path, f"day-{day}", count, midnight(day), seed, rate=2)
+    again = [r for r in produced if r["topic"] == "shopping-events"][:twice]
+    produce(platform, as_messages(produced + again))
+    reconcile()
+    return produced
+
+
+@pytest.fixture(scope="module")
+def airflow(platform):
+    token = airflow_token(platform)
+
+    def api(path: str, method: str = "GET", body=None):
+        return airflow_api(platform, path, token, method, body)
+
+    api(f"dags/{DAG}", "PATCH", {"is_paused": False})
+    return api
+
+
+def run_dag(api, day: date, run_id: str, timeout: float = 900) -> dict:
+    api(f"dags/{DAG}/dagRuns", "POST",
+        {"dag_run_id": run_id, "logical_date": midnight(day).isoformat()})  # fmt: skip
+    return wait_for_run(api, run_id, timeout)
+
+
+def wait_for_run(api, run_id: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api(f"dags/{DAG}/dagRuns/{run_id}")
+        if run["state"] in ("success", "failed"):
+            tasks = api(f"dags/{DAG}/dagRuns/{run_id}/taskInstances")["task_instances"]
+            run["tasks"] = {t["task_id"]: (t["state"], t["duration"]) for t in tasks}
+            run["tries"] = {t["task_id"]: t["try_number"] for t in tasks}
+            print(f"{run_id}: {run['state']} {run['tasks']}")
+            return run
+        time.sleep(5)
+    raise AssertionError(f"{run_id} not finished after {timeout} s: {run['state']}")
+
+
+def gold(lake, table: str, day: date) -> list[dict]:
+    rows = lake.load_table(f"gold.{table}").scan(row_filter=f"day = '{day}'").to_arrow()
+    return sorted(rows.to_pylist(), key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
+    platform, lake, airflow, tmp_path
+):
+    day, duplicated = empty_days(lake, 2)
+    produced = land_day(platform, tmp_path, day, seed=day.toordinal(), count=3000)
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for e in (r["value"] for r in produced if r["topic"] == "shopping-events"):
+        local = datetime.fromisoformat(e["timestamp"]).astimezone(SEOUL).date()
+        if e["event_type"] == "purchase" and local == day:
+            expected[e["category"] or NO_CATEGORY] += Decimal(str(e["price"]))
+    assert expected, "the generated day has purchases"
+
+    run_id = f"e2e-{day}-{int(time.time())}"
+    run = run_dag(airflow, day, run_id)
+    assert run["state"] == "success", run["tasks"]
+    sales = gold(lake, "daily_sales", day)
+    assert {r["category"]: r["revenue"] for r in sales} == dict(expected)
+    metrics = {r["metric"]: r["value"] for r in gold(lake, "daily_metrics", day)}
+    assert metrics["revenue"] == pytest.approx(float(sum(expected.values())))
+    assert all(r["passed"] for r in gold(lake, "dq_results", day))
+
+    # Re-running the date (the sales task and what follows it) replaces its rows with the same.
+    funnel = gold(lake, "daily_funnel", day)
+    cleared = airflow(f"dags/{DAG}/clearTaskInstances", "POST", {
+        "dag_run_id": run_id, "task_ids": ["aggregate_daily_sales"], "include_downstream": True,
+        "only_failed": False, "dry_run": False, "reset_dag_runs": True,
+    })  # fmt: skip
+    assert {t["task_id"] for t in cleared["task_instances"]} == {
+        "aggregate_daily_sales", "calculate_metrics"
+    }  # fmt: skip
+    rerun = wait_for_run(airflow, run_id, 600)
+    assert rerun["state"] == "success", rerun["tasks"]
+    assert rerun["tries"]["aggregate_daily_sales"] == 2
+    assert gold(lake, "daily_sales", day) == sales
+    assert gold(lake, "daily_funnel", day) == funnel
+
+    # A day whose events arrived twice fails at its first task, naming the check.
+    land_day(platform, tmp_path, duplicated, seed=duplicated.toordinal(), count=500, twice=40)
+    failed_id = f"e2e-dup-{duplicated}-{int(time.time())}"
+    failed = run_dag(airflow, duplicated, failed_id)
+    assert failed["state"] == "failed"
+    assert failed["tasks"]["check_data_quality"][0] == "failed"
+    assert failed["tasks"]["aggregate_daily_sales"][0] == "upstream_failed"
+    log = airflow(
+        f"dags/{DAG}/dagRuns/{failed_id}/taskInstances/check_data_quality/logs/1?full_content=true"
+    )
+    assert "duplicate_event_ids: observed" in str(log)
+    dq = {r["check"]: r["passed"] for r in gold(lake, "dq_results", duplicated)}
+    assert dq["duplicate_event_ids"] is False
