@@ -113,7 +113,9 @@ def stream_spec():
     return spec_from_document(build_spec())
 
 
-@pytest.fixture(scope="session")
+# Per module: test_platform_up restarts PostgreSQL, which a catalog's pooled connection would not
+# survive.
+@pytest.fixture(scope="module")
 def lake(platform):
     """The platform's Iceberg catalog through pyiceberg (what a notebook user would open)."""
     from pyiceberg.catalog import load_catalog
