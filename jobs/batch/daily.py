@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 from jobs.batch import metrics, quality, sales
 from jobs.batch.day import Day
 from jobs.streaming.config import CATALOG, DEAD_LETTER_TABLE, load_spec, table_location
-from jobs.streaming.tables import create_table, nullable
+from jobs.streaming.tables import create_table, nullable, table_names
 
 log = logging.getLogger("sdp.batch")
 
@@ -60,10 +60,7 @@ class Batch:
         """The day's rows of a gold table replaced by `rows` in one commit (created if missing)."""
         rows = rows.select(F.lit(self.day.day).alias("day"), *rows.columns)
         layer, name = fqn.split(".")[1:]
-        # SHOW TABLES, not catalog.tableExists: see jobs/streaming/tables.py.
-        if name not in {
-            r.tableName for r in self.spark.sql(f"SHOW TABLES IN {CATALOG}.{layer}").collect()
-        }:
+        if fqn not in table_names(self.spark, layer):
             create_table(self.spark, fqn, nullable(rows.schema),
                          table_location(self.bucket_prefix, layer, name), ["day"],
                          SORT[fqn])  # fmt: skip

@@ -89,6 +89,16 @@ def create_table(
     spark.sql(f"ALTER TABLE {fqn} WRITE LOCALLY ORDERED BY {', '.join(sort)}")
 
 
+def table_names(spark: SparkSession, layer: str) -> set[str]:
+    """The tables of a layer's namespace, fully qualified.
+
+    Listed once per namespace and collected (a count would be a Spark job per table: half a
+    minute of a restart). SHOW TABLES, not catalog.tableExists: the latter asks the JDBC catalog
+    about views too, which a catalog created without view support refuses."""
+    shown = spark.sql(f"SHOW TABLES IN {CATALOG}.{layer}").collect()
+    return {f"{CATALOG}.{layer}.{row.tableName}" for row in shown}
+
+
 def gold_schema(example: DataFrame) -> T.StructType:
     return nullable(example.schema.add("updated_at", T.TimestampType()))
 
@@ -106,11 +116,7 @@ def ensure_tables(
     existing = set()
     for layer in LAYERS:
         spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{layer}")
-        # Listed once per namespace and collected (a count would be a Spark job per table:
-        # half a minute of a restart). SHOW TABLES, not catalog.tableExists: the latter asks
-        # the JDBC catalog about views too, which a catalog created without view support refuses.
-        shown = spark.sql(f"SHOW TABLES IN {CATALOG}.{layer}").collect()
-        existing |= {f"{CATALOG}.{layer}.{row.tableName}" for row in shown}
+        existing |= table_names(spark, layer)
     created = []
 
     def create(fqn, schema, layer, partition, sort):
