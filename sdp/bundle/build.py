@@ -23,7 +23,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from sdp.bundle import gobuild, kafka_dist, maven, pypi
+from sdp.bundle import gobuild, jar_trim, kafka_dist, maven, pypi
 from sdp.bundle.fetch import download
 from sdp.bundle.lockfile import (
     ChecksumMismatch,
@@ -165,8 +165,24 @@ class Builder:
 
     def maven(self, component: Component) -> tuple[str, list[LockEntry]]:
         entries = self.entries(component, prefix="maven/")
-        self.index["jars"][component.name] = [e.path for e in entries]
-        return self.fetch_all(entries), entries
+        action = self.fetch_all(entries)
+        jars = [e.path for e in entries]
+        for coordinate, rule in jar_trim.trims(component).items():
+            entry = self.lock.require(jar_trim.trimmed_path(coordinate), component.name)
+            wanted = jar_trim.origin(coordinate, rule)
+            if entry.built_from != wanted:
+                raise stale_error(
+                    component, f"locked {entry.built_from}, the manifest asks for {wanted}"
+                )
+            source = maven.bundle_path(maven.repository_path(coordinate))
+            built = self.ensure(
+                entry, lambda d, s=self.bundle / source, r=rule: jar_trim.trim(s, d, r)
+            )
+            jars[jars.index(source)] = entry.path  # hosts get the trimmed jar instead
+            entries.append(entry)
+            action = "built" if built == "built" else action
+        self.index["jars"][component.name] = jars
+        return action, entries
 
     def pypi(self, component: Component) -> tuple[str, list[LockEntry]]:
         entries = self.entries(component)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sdp.bundle import gobuild, kafka_dist, maven, pypi
+from sdp.bundle import gobuild, jar_trim, kafka_dist, maven, pypi
 from sdp.bundle.build import Builder, go_origin
 from sdp.bundle.fetch import download
 from sdp.bundle.lockfile import LockEntry, LockError, sha256_file
@@ -50,6 +50,17 @@ class Locker:
         for entry in jars:  # mvn already downloaded them: copy rather than fetch again
             cached = local_repo / entry.path.removeprefix("maven/")
             self.builder.ensure(entry, lambda dest, src=cached: shutil.copyfile(src, dest))
+        for coordinate, rule in jar_trim.trims(component).items():
+            path = jar_trim.trimmed_path(coordinate)
+            trimmed = self.scratch / path.rsplit("/", 1)[-1]
+            source = self.builder.bundle / maven.bundle_path(maven.repository_path(coordinate))
+            jar_trim.trim(source, trimmed, rule)
+            origin = jar_trim.origin(coordinate, rule)
+            jars.append(
+                entry_for(
+                    path, component, trimmed, built_from=origin, built_with=jar_trim.toolchain()
+                )
+            )
         return jars
 
     def lock_kafka(self, component: Component) -> list[LockEntry]:

@@ -4,14 +4,22 @@ import functools
 import hashlib
 import http.server
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from sdp.bundle import kafka_dist
+from sdp.bundle import jar_trim, kafka_dist, maven
 from sdp.bundle.build import Builder
-from sdp.bundle.lockfile import ChecksumMismatch, Lock, LockEntry, LockError, load_lock
+from sdp.bundle.lockfile import (
+    ChecksumMismatch,
+    Lock,
+    LockEntry,
+    LockError,
+    load_lock,
+    sha256_file,
+)
 from sdp.bundle.locking import verify_published_sha512
 from sdp.bundle.manifest import load_manifest, parse_manifest
 from sdp.cli import app
@@ -242,3 +250,47 @@ def yaml_index(bundle: Path) -> dict:
     import yaml
 
     return yaml.safe_load((bundle / "index.yml").read_text())
+
+
+def test_a_trimmed_jar_replaces_its_source_on_the_classpath(tmp_path):
+    """`trim:` keeps the listed services and everything outside the dropped directory, gives the
+    same bytes each time, and the index lists the trimmed jar where the source was."""
+    services = "software/amazon/awssdk/services/"
+    names = ["META-INF/MANIFEST.MF", "software/amazon/awssdk/core/Core.class"]
+    names += [f"{services}{s}/{s.title()}Client.class" for s in ("s3", "ec2", "sts", "glue")]
+    source = tmp_path / "bundle" / maven.bundle_path(maven.repository_path("g:sdk:1"))
+    source.parent.mkdir(parents=True)
+    with zipfile.ZipFile(source, "w") as jar:
+        for name in names:
+            jar.writestr(name, name * 50)
+    rule = {"drop": services, "except": ["s3", "sts"]}
+    spec = {"kind": "maven", "version": "1", "artifacts": ["g:sdk:1"], "trim": {"g:sdk:1": rule}}
+    component = parse_manifest({"components": {"sdk": spec}})["sdk"]
+    first, second = tmp_path / "1.jar", tmp_path / "2.jar"
+    jar_trim.trim(source, first, rule)
+    jar_trim.trim(source, second, rule)
+    assert first.read_bytes() == second.read_bytes()
+    assert zipfile.ZipFile(first).namelist() == [
+        n for n in names if "ec2" not in n and "glue" not in n
+    ]
+
+    path = jar_trim.trimmed_path("g:sdk:1")
+    origin = jar_trim.origin("g:sdk:1", rule)
+    src = LockEntry(
+        maven.bundle_path(maven.repository_path("g:sdk:1")), "sdk", sha256_file(source), url="-"
+    )
+    lock = Lock(
+        {src.path: src, path: LockEntry(path, "sdk", sha256_file(first), built_from=origin)}
+    )
+    manifest = parse_manifest({"components": {"sdk": spec}})
+    builder = Builder(manifest, lock, tmp_path / "bundle", tmp_path / "work")
+    assert actions(builder.run(["sdk"])) == {"sdk": "built"}
+    assert builder.index["jars"]["sdk"] == [path]
+    assert (tmp_path / "bundle" / path).read_bytes() == first.read_bytes()
+    assert component.get("trim") == {"g:sdk:1": rule}
+
+    spec["trim"]["g:sdk:1"] = {**rule, "except": ["s3"]}
+    with pytest.raises(LockError, match=r"stale for sdk: locked g:sdk:1 without .* but s3, sts"):
+        Builder(
+            parse_manifest({"components": {"sdk": spec}}), lock, tmp_path / "bundle", tmp_path / "w"
+        ).run(["sdk"])
