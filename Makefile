@@ -25,8 +25,8 @@ prereqs: venv ## Debian packages the manifest lists (Java 17, PostgreSQL, ...); 
 
 artifacts: prereqs ## fetch/build every component into the cache (SDP_CACHE, default ~/.cache/sdp), checked against artifacts/lock.yml
 	$(SDP) artifacts build
-	v=$$($(SDP) artifacts version spark) b=$$($(SDP) artifacts path) && $(BIN)/pip install --quiet --no-index \
-		--find-links "$$b/wheelhouse" --find-links "$$b/built-wheels/pyspark-$$v" "pyspark==$$v"
+	$(SDP) artifacts requirements spark > $(VENV)/spark-requirements.txt
+	$(BIN)/pip install --quiet --no-index --require-hashes -r $(VENV)/spark-requirements.txt
 
 INVENTORY ?= ansible/inventories/local
 

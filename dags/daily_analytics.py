@@ -1,6 +1,6 @@
 """daily_analytics: one shop day (KST) of shopping events, from silver to gold.
 
-    check_data_quality → aggregate_daily_sales → calculate_metrics
+    check_data_quality → aggregate_daily_sales → analyze_reviews → calculate_metrics
 
 Each task is a Spark job (jobs/batch/daily.py) submitted to the standalone master in client mode
 with this host's spark-submit (the airflow role puts it on PATH and defines the connection
@@ -75,8 +75,13 @@ with DAG(
         "Revenue, orders and buyers by category; events per KST hour; each product's "
         "view → cart → purchase funnel.",
     )  # fmt: skip
+    reviews = spark_task(
+        "analyze_reviews", "reviews",
+        "Korean reviews tokenised by Kiwi against the sentiment lexicon (jobs/batch/"
+        "review_lexicon.tsv): aspect sentiment, word frequency, ratings, rating per product.",
+    )  # fmt: skip
     metrics = spark_task(
         "calculate_metrics", "metrics",
         "Revenue, orders, average order value, conversion, repurchase and bounce rates, sessions.",
     )  # fmt: skip
-    quality >> sales >> metrics
+    quality >> sales >> reviews >> metrics

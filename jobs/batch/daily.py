@@ -1,7 +1,7 @@
 """The daily batch's Spark jobs, one per task of the `daily_analytics` DAG, for one shop day.
 
-    spark-submit jobs/batch/daily.py quality|sales|metrics --date 2024-05-01 --zone Asia/Seoul \
-        --spec streams.json
+    spark-submit jobs/batch/daily.py quality|sales|reviews|metrics --date 2024-05-01 \
+        --zone Asia/Seoul --spec streams.json [--lexicon my_lexicon.tsv]
 
 Each reads the day from silver (and bronze and the dead letters for `quality`) and replaces the
 day's rows of its gold tables in one commit, so a re-run of a date gives the same rows and a
@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.batch import metrics, quality, sales
+from jobs.batch import metrics, quality, reviews, sales
 from jobs.batch.day import Day
 from jobs.streaming.config import CATALOG, DEAD_LETTER_TABLE, load_spec, table_location
 from jobs.streaming.tables import create_table, nullable, table_names
@@ -28,6 +28,7 @@ log = logging.getLogger("sdp.batch")
 
 EVENTS_TOPIC = "shopping-events"
 SESSIONS_TOPIC = "sessions"
+REVIEWS_TOPIC = "reviews"
 DQ_RESULTS = f"{CATALOG}.gold.dq_results"
 # Gold table → its sort order within the day.
 SORT = {
@@ -36,6 +37,10 @@ SORT = {
     f"{CATALOG}.gold.daily_traffic": ["hour", "event_type"],
     f"{CATALOG}.gold.daily_funnel": ["product_id"],
     f"{CATALOG}.gold.daily_metrics": ["metric"],
+    f"{CATALOG}.gold.daily_review_aspects": ["aspect"],
+    f"{CATALOG}.gold.daily_review_words": ["polarity", "word"],
+    f"{CATALOG}.gold.daily_ratings": ["rating"],
+    f"{CATALOG}.gold.daily_product_ratings": ["product_id"],
 }
 
 
@@ -44,9 +49,17 @@ class QualityFailed(Exception):
 
 
 class Batch:
-    def __init__(self, spark: SparkSession, spec_path: Path, day: Day, bucket_prefix: str):
+    def __init__(
+        self,
+        spark: SparkSession,
+        spec_path: Path,
+        day: Day,
+        bucket_prefix: str,
+        lexicon: reviews.Lexicon | None = None,
+    ):
         self.spark, self.day, self.bucket_prefix = spark, day, bucket_prefix
         self.spec = load_spec(spec_path)
+        self.lexicon = lexicon
 
     def silver(self, topic: str) -> DataFrame:
         return self._layer(topic, "silver")
@@ -94,6 +107,15 @@ class Batch:
         self.replace_day(f"{CATALOG}.gold.daily_traffic", sales.hourly_traffic(events, self.day))
         self.replace_day(f"{CATALOG}.gold.daily_funnel", sales.product_funnel(events))
 
+    def reviews(self) -> None:
+        written = self.silver(REVIEWS_TOPIC)
+        analysed = reviews.analyse(written, self.lexicon or reviews.Lexicon.load()).cache()
+        gold = f"{CATALOG}.gold"
+        self.replace_day(f"{gold}.daily_review_aspects", reviews.aspect_sentiment(analysed))
+        self.replace_day(f"{gold}.daily_review_words", reviews.word_counts(analysed))
+        self.replace_day(f"{gold}.daily_ratings", reviews.rating_distribution(written))
+        self.replace_day(f"{gold}.daily_product_ratings", reviews.product_ratings(analysed))
+
     def metrics(self) -> None:
         values = metrics.daily_metrics(self.silver(EVENTS_TOPIC), self.silver(SESSIONS_TOPIC))
         schema = "metric string, value double"
@@ -103,7 +125,7 @@ class Batch:
             print(f"METRIC {self.day} {name} {value}", flush=True)
 
 
-TASKS = ("quality", "sales", "metrics")
+TASKS = ("quality", "sales", "reviews", "metrics")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -113,10 +135,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--zone", required=True, help="the shop's time zone, e.g. Asia/Seoul")
     p.add_argument("--spec", type=Path, required=True, help="stream spec JSON")
     p.add_argument("--bucket-prefix", default="sdp-")
+    p.add_argument(
+        "--lexicon",
+        type=Path,
+        default=reviews.LEXICON,
+        help="sentiment lexicon (TSV, see jobs/batch/review_lexicon.tsv)",
+    )
     args = p.parse_args(argv)
     try:
         args.day = Day.parse(args.date, args.zone)
-    except ValueError as exc:
+        args.lexicon = reviews.Lexicon.load(args.lexicon)
+    except ValueError as exc:  # LexiconError included
         p.error(str(exc))
     return args
 
@@ -127,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     spark = SparkSession.builder.appName(f"sdp-daily-{args.task}").getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     try:
-        getattr(Batch(spark, args.spec, args.day, args.bucket_prefix), args.task)()
+        getattr(Batch(spark, args.spec, args.day, args.bucket_prefix, args.lexicon), args.task)()
     except QualityFailed as exc:
         print(f"FAILED {exc}", file=sys.stderr, flush=True)
         return 1

@@ -17,7 +17,7 @@ from sdp.bundle.layout import index
 from sdp.bundle.lockfile import LockEntry, LockError, check_file, load_lock, save_lock
 from sdp.bundle.locking import Locker
 from sdp.bundle.manifest import ManifestError, load_manifest
-from sdp.bundle.served import http_server
+from sdp.bundle.served import http_server, wheels
 from sdp.bundle.terraform import cli_config
 from sdp.paths import bundle_dir, work_dir
 
@@ -137,6 +137,15 @@ def terraformrc():
 def path():
     """Print the bundle directory."""
     print(bundle_dir())
+
+
+@app.command()
+@_fails_cleanly
+def requirements(component: str):
+    """Print a pypi component's files in the bundle as hashed pip requirements (what the roles
+    install on the hosts), e.g. for `pip install --no-index --require-hashes -r`."""
+    for f in wheels(component):
+        print(f"{bundle_dir() / f['path']} --hash=sha256:{f['sha256']}")
 
 
 @app.command("host-deps")

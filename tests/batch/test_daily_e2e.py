@@ -6,7 +6,7 @@ Each run takes shop days (KST) no earlier run filled, so it passes on a platform
 """
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -102,6 +102,11 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
         if e["event_type"] == "purchase" and local == day:
             expected[e["category"] or NO_CATEGORY] += Decimal(str(e["price"]))
     assert expected, "the generated day has purchases"
+    ratings = Counter(
+        r["value"]["rating"] for r in produced if r["topic"] == "reviews"
+        and datetime.fromisoformat(r["value"]["created_at"]).astimezone(SEOUL).date() == day
+    )  # fmt: skip
+    assert ratings, "the generated day has reviews"
 
     run_id = f"e2e-{day}-{int(time.time())}"
     run = run_dag(airflow, day, run_id)
@@ -111,6 +116,11 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
     metrics = {r["metric"]: r["value"] for r in gold(lake, "daily_metrics", day)}
     assert metrics["revenue"] == pytest.approx(float(sum(expected.values())))
     assert all(r["passed"] for r in gold(lake, "dq_results", day))
+    assert {r["rating"]: r["reviews"] for r in gold(lake, "daily_ratings", day)} == ratings
+    aspects = gold(lake, "daily_review_aspects", day)
+    assert aspects and all(r["mentions"] == r["positive"] + r["negative"] + r["neutral"]
+                           for r in aspects)  # fmt: skip
+    assert sum(r["reviews"] for r in gold(lake, "daily_product_ratings", day)) == ratings.total()
 
     # Re-running the date (the sales task and what follows it) replaces its rows with the same.
     funnel = gold(lake, "daily_funnel", day)
@@ -119,7 +129,7 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
         "only_failed": False, "dry_run": False, "reset_dag_runs": True,
     })  # fmt: skip
     assert {t["task_id"] for t in cleared["task_instances"]} == {
-        "aggregate_daily_sales", "calculate_metrics"
+        "aggregate_daily_sales", "analyze_reviews", "calculate_metrics"
     }  # fmt: skip
     rerun = wait_for_run(airflow, run_id, 600)
     assert rerun["state"] == "success", rerun["tasks"]

@@ -7,7 +7,7 @@
     query('sdp', 'wheels', 'spark')        -> [{path, name, sha256}, ...]
     query('sdp', 'apt', 'java')            -> ['openjdk-17-jre-headless']
     lookup('sdp', 'stream_spec')           -> the streaming job's spec (jobs/streaming/spec.py)
-    query('sdp', 'job_sources')            -> [{src, dest}, ...]: the jobs' Python files
+    query('sdp', 'job_sources')            -> [{src, dest}, ...]: the jobs' files
     query('sdp', 'dag_files')              -> [path, ...]: the DAG files of dags/
     lookup('sdp', 'secret', 'postgres-iceberg') -> the secret of sdp_cluster_name, generated on
                                               first use (the list: sdp/platform/secrets.py)
@@ -38,6 +38,7 @@ def _job_sources() -> list[dict]:
     files = [REPO_ROOT / "jobs" / "__init__.py", REPO_ROOT / "jobs" / "lake.py"]
     for package in ("streaming", "batch"):
         files += sorted((REPO_ROOT / "jobs" / package).glob("*.py"))
+    files += sorted((REPO_ROOT / "jobs" / "batch").glob("*.tsv"))  # the review lexicon
     return [{"src": str(f), "dest": str(f.relative_to(REPO_ROOT))} for f in files]
 
 
