@@ -81,6 +81,8 @@ def parse_spec(raw: dict, source: str = "spec") -> HostsSpec:
                 f"{source}: hosts[{i}].address {ip} is not a free address in {gateway.network}"
             )
         hosts.append(Host(str(name), str(ip)))
+    if not hosts:  # e.g. a cluster.yml topology given where its inventory was meant
+        raise ServiceError(f"{source}: no hosts[] (a hosts spec or an Ansible inventory is needed)")
     names = [h.name for h in hosts]
     if len(set(names)) != len(names) or len({h.address for h in hosts}) != len(hosts):
         raise ServiceError(f"{source}: host names and addresses must be unique")

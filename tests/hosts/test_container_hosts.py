@@ -26,6 +26,7 @@ SPEC = {
     ({"hosts": [{"name": "a b", "address": "10.231.250.5"}]}, "not a host name"),
     ({"hosts": [{"name": "a", "address": "10.231.250.5"},
                 {"name": "a", "address": "10.231.250.6"}]}, "unique"),
+    ({"hosts": []}, r"no hosts\[\]"),
 ])  # fmt: skip
 def test_bad_spec_is_named(change, message):
     with pytest.raises(ServiceError, match=message):
