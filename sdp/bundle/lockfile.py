@@ -36,9 +36,13 @@ class LockEntry:
     url: str | None = None  # where a fetched file comes from
     built_from: str | None = None  # what a built file is built from (module@version, ...)
     built_with: str | None = None  # toolchain of a built file (its checksum depends on it)
+    also: list[str] | None = None  # other components that install this file (PyPI's shared deps)
 
     def to_yaml(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "path" and v is not None}
+
+    def of(self, component: str) -> bool:
+        return self.component == component or component in (self.also or [])
 
 
 def sha256_file(path: Path) -> str:
@@ -66,9 +70,7 @@ class Lock:
         self.entries: dict[str, LockEntry] = dict(entries or {})
 
     def for_component(self, component: str) -> list[LockEntry]:
-        return sorted(
-            (e for e in self.entries.values() if e.component == component), key=lambda e: e.path
-        )
+        return sorted((e for e in self.entries.values() if e.of(component)), key=lambda e: e.path)
 
     def get(self, path: str) -> LockEntry | None:
         return self.entries.get(path)

@@ -6,6 +6,7 @@ exactly the locked files on any machine (or fails naming the file that differs).
 
 import hashlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -114,14 +115,18 @@ class Locker:
         return [entry_for(path, component, file, url=url)]
 
     def lock_pypi(self, components: list[Component]) -> None:
-        """All PyPI components at once: they share files, each file is locked once."""
-        seen: set[str] = set()
+        """All PyPI components at once. A file several of them install (numpy: Airflow's and the
+        Spark jobs') is locked once, under the first, naming the others in `also`: each host
+        installs every file of its component with --require-hashes, so none may be missing."""
+        entries: dict[str, LockEntry] = {}
         for component in components:
-            entries = [
-                e for e in pypi.resolve(component, self.manifest.pypi_index) if e.path not in seen
-            ]
-            seen.update(e.path for e in entries)
-            self.lock.replace_component(component.name, entries)
+            for entry in pypi.resolve(component, self.manifest.pypi_index):
+                first = entries.setdefault(entry.path, entry)
+                if first is not entry:
+                    entries[entry.path] = replace(first, also=[*(first.also or []), component.name])
+        for component in components:
+            owned = [e for e in entries.values() if e.component == component.name]
+            self.lock.replace_component(component.name, owned)
 
     def run(self, names: list[str] | None, file: Path | None = None) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)

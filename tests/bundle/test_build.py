@@ -8,9 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
-from sdp.bundle import jar_trim, kafka_dist, maven
+from sdp.bundle import jar_trim, kafka_dist, maven, pypi
 from sdp.bundle.build import Builder
 from sdp.bundle.lockfile import (
     ChecksumMismatch,
@@ -18,9 +19,10 @@ from sdp.bundle.lockfile import (
     LockEntry,
     LockError,
     load_lock,
+    parse_lock,
     sha256_file,
 )
-from sdp.bundle.locking import verify_published_sha512
+from sdp.bundle.locking import Locker, verify_published_sha512
 from sdp.bundle.manifest import load_manifest, parse_manifest
 from sdp.cli import app
 
@@ -294,3 +296,25 @@ def test_a_trimmed_jar_replaces_its_source_on_the_classpath(tmp_path):
         Builder(
             parse_manifest({"components": {"sdk": spec}}), lock, tmp_path / "bundle", tmp_path / "w"
         ).run(["sdk"])
+
+
+def test_a_wheel_two_pypi_components_install_is_each_ones(tmp_path, monkeypatch):
+    """numpy is Airflow's and the Spark jobs': locked once, installed by both (each host's pip
+    runs with --require-hashes, so a file missing from a component's list fails its install)."""
+    resolved = {"spark": ["numpy", "pyspark"], "airflow": ["airflow", "numpy"]}
+    monkeypatch.setattr(
+        pypi, "resolve", lambda c, index: [LockEntry(f"wheelhouse/{n}.whl", c.name, "0" * 64)
+                                           for n in resolved[c.name]],
+    )  # fmt: skip
+    raw = {n: {"kind": "pypi", "requirements": resolved[n]} for n in resolved}
+    manifest = parse_manifest({"components": raw})
+    lock = Lock()
+    builder = Builder(manifest, lock, tmp_path / "bundle", tmp_path / "work")
+    Locker(builder, builder.console).lock_pypi(manifest.of_kind("pypi"))
+    assert [e.path for e in lock.for_component("airflow")] == [
+        "wheelhouse/airflow.whl", "wheelhouse/numpy.whl"
+    ]  # fmt: skip
+    assert [e.path for e in lock.for_component("spark")] == [
+        "wheelhouse/numpy.whl", "wheelhouse/pyspark.whl"
+    ]  # fmt: skip
+    assert parse_lock(yaml.safe_load(lock.dump())).get("wheelhouse/numpy.whl").also == ["airflow"]
