@@ -313,6 +313,7 @@ class Builder:
                     outcome = Outcome(component.name, skip.action, note=str(skip))
                 outcome.seconds = time.monotonic() - started
                 outcomes.append(outcome)
+            gobuild.clean(self.work)
             self.index["wheelhouse"] = pypi.WHEELHOUSE
             if not only:  # a partial build leaves the project's wheel as it was
                 self.index["project_wheel"] = self.project_wheel()

@@ -84,3 +84,12 @@ def build(component: Component, work: Path, dest: Path, log: Path) -> None:
     _run(["go", "build", "-ldflags=-s -w -buildid=", "-o", str(out), package], env, src, log, what)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(out, dest)
+
+
+def clean(work: Path) -> None:
+    """Go's module and build caches are scratch (about 3 GB for MinIO and mc): the binaries are
+    locked and kept in the bundle; a rebuild after a version change downloads again."""
+    caches = work / "go"
+    if caches.exists():
+        subprocess.run(["chmod", "-R", "u+w", str(caches)], check=False)  # the module cache is r/o
+        shutil.rmtree(caches, ignore_errors=True)

@@ -46,7 +46,7 @@ class Locker:
         self.scratch = self.work / "lock"
 
     def lock_maven(self, component: Component) -> list[LockEntry]:
-        local_repo = self.work / "m2"
+        local_repo = self.scratch / "m2"  # deleted with the scratch: the jars are in the bundle
         jars = maven.resolve(component, self.manifest.maven_repository, local_repo)
         for entry in jars:  # mvn already downloaded them: copy rather than fetch again
             cached = local_repo / entry.path.removeprefix("maven/")
@@ -144,6 +144,7 @@ class Locker:
                 if entries is not None:
                     self.lock.replace_component(component.name, entries)
         shutil.rmtree(self.scratch, ignore_errors=True)
+        gobuild.clean(self.work)
 
     def lock_one(self, component: Component, file: Path | None) -> list[LockEntry] | None:
         kind = component.kind

@@ -35,12 +35,14 @@ def cluster(tmp_path_factory, stopwatch):
         c.workers(3)
         sdp("hosts", "destroy", str(c.inventory_dir))  # leftovers of an interrupted run
         c.workers(2)
-        # `up` exits 0 only when every status check passes (sdp/platform/checks.py).
-        with stopwatch("site.yml on 7 new container hosts (sdp platform up)"):
-            c.sdp("platform", "up")
-        yield c
-        c.workers(3)
-        sdp("hosts", "destroy", str(c.inventory_dir))
+        try:
+            # `up` exits 0 only when every status check passes (sdp/platform/checks.py).
+            with stopwatch("site.yml on 7 new container hosts (sdp platform up)"):
+                c.sdp("platform", "up")
+            yield c
+        finally:  # a failed `up` too: the hosts hold 4 GB of a disk the next suites need
+            c.workers(3)
+            sdp("hosts", "destroy", str(c.inventory_dir))
 
 
 def test_kafka_three_brokers_replicate_every_partition(cluster):
