@@ -165,24 +165,31 @@ class Builder:
 
     def maven(self, component: Component) -> tuple[str, list[LockEntry]]:
         entries = self.entries(component, prefix="maven/")
-        action = self.fetch_all(entries)
+        trims = {maven.bundle_path(maven.repository_path(c)): (c, rule)
+                 for c, rule in jar_trim.trims(component).items()}  # fmt: skip
+        kept = [e for e in entries if e.path not in trims]
+        action = self.fetch_all(kept)
         jars = [e.path for e in entries]
-        for coordinate, rule in jar_trim.trims(component).items():
+        for source in (e for e in entries if e.path in trims):
+            coordinate, rule = trims[source.path]
             entry = self.lock.require(jar_trim.trimmed_path(coordinate), component.name)
             wanted = jar_trim.origin(coordinate, rule)
             if entry.built_from != wanted:
                 raise stale_error(
                     component, f"locked {entry.built_from}, the manifest asks for {wanted}"
                 )
-            source = maven.bundle_path(maven.repository_path(coordinate))
-            built = self.ensure(
-                entry, lambda d, s=self.bundle / source, r=rule: jar_trim.trim(s, d, r)
-            )
-            jars[jars.index(source)] = entry.path  # hosts get the trimmed jar instead
-            entries.append(entry)
+            built = self.ensure(entry, lambda d, s=source, r=rule: self.trim(s, d, r))
+            # No host installs the source (641 MB of the AWS SDK); a rebuild fetches it again.
+            (self.bundle / source.path).unlink(missing_ok=True)
+            jars[jars.index(source.path)] = entry.path  # hosts get the trimmed jar instead
+            kept.append(entry)
             action = "built" if built == "built" else action
         self.index["jars"][component.name] = jars
-        return action, entries
+        return action, kept
+
+    def trim(self, source: LockEntry, dest: Path, rule: dict) -> None:
+        self.fetch(source)
+        jar_trim.trim(self.bundle / source.path, dest, rule)
 
     def pypi(self, component: Component) -> tuple[str, list[LockEntry]]:
         entries = self.entries(component)

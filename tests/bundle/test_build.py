@@ -289,6 +289,9 @@ def test_a_trimmed_jar_replaces_its_source_on_the_classpath(tmp_path):
     assert actions(builder.run(["sdk"])) == {"sdk": "built"}
     assert builder.index["jars"]["sdk"] == [path]
     assert (tmp_path / "bundle" / path).read_bytes() == first.read_bytes()
+    assert not source.exists(), "no host installs the source: the cache does not keep it"
+    again = Builder(manifest, lock, tmp_path / "bundle", tmp_path / "work")
+    assert actions(again.run(["sdk"])) == {"sdk": "cached"}  # the source's url is never asked
     assert component.get("trim") == {"g:sdk:1": rule}
 
     spec["trim"]["g:sdk:1"] = {**rule, "except": ["s3"]}
