@@ -1,6 +1,7 @@
 """daily_analytics: one shop day (KST) of shopping events, from silver to gold.
 
     check_data_quality → aggregate_daily_sales → analyze_reviews → calculate_metrics
+        → export_report
 
 Each task is a Spark job (jobs/batch/daily.py) submitted to the standalone master in client mode
 with this host's spark-submit (the airflow role puts it on PATH and defines the connection
@@ -84,4 +85,11 @@ with DAG(
         "calculate_metrics", "metrics",
         "Revenue, orders, average order value, conversion, repurchase and bounce rates, sessions.",
     )  # fmt: skip
-    quality >> sales >> reviews >> metrics
+    report = spark_task(
+        "export_report", "report",
+        "The day's HTML page with charts (revenue by hour and category, funnel, top products, "
+        "review aspects and keywords, ratings, data quality) to "
+        f"`s3://{os.environ['SDP_BUCKET_PREFIX']}gold/reports/daily_analytics/DAY.html`; "
+        "`sdp report get DAY` downloads it.",
+    )  # fmt: skip
+    quality >> sales >> reviews >> metrics >> report

@@ -7,6 +7,7 @@ from sdp.bundle.cli import app as artifacts_app
 from sdp.cluster.cli import app as cluster_app
 from sdp.hosts.cli import app as hosts_app
 from sdp.platform.cli import app as platform_app
+from sdp.report.cli import app as report_app
 from sdp.stream.cli import app as stream_app
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app.add_typer(hosts_app, name="hosts")
 app.add_typer(platform_app, name="platform")
 app.add_typer(stream_app, name="stream")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(report_app, name="report")
 register_generator(app)
 
 

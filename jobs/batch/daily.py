@@ -1,6 +1,6 @@
 """The daily batch's Spark jobs, one per task of the `daily_analytics` DAG, for one shop day.
 
-    spark-submit jobs/batch/daily.py quality|sales|reviews|metrics --date 2024-05-01 \
+    spark-submit jobs/batch/daily.py quality|sales|reviews|metrics|report --date 2024-05-01 \
         --zone Asia/Seoul --spec streams.json [--lexicon my_lexicon.tsv]
 
 Each reads the day from silver (and bronze and the dead letters for `quality`) and replaces the
@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.batch import metrics, quality, reviews, sales
+from jobs.batch import metrics, quality, report, reviews, sales
 from jobs.batch.day import Day
 from jobs.streaming.config import CATALOG, DEAD_LETTER_TABLE, load_spec, table_location
 from jobs.streaming.tables import create_table, nullable, table_names
@@ -35,6 +35,7 @@ SORT = {
     DQ_RESULTS: ["check"],
     f"{CATALOG}.gold.daily_sales": ["category"],
     f"{CATALOG}.gold.daily_traffic": ["hour", "event_type"],
+    f"{CATALOG}.gold.daily_hourly_sales": ["hour"],
     f"{CATALOG}.gold.daily_funnel": ["product_id"],
     f"{CATALOG}.gold.daily_metrics": ["metric"],
     f"{CATALOG}.gold.daily_review_aspects": ["aspect"],
@@ -105,6 +106,7 @@ class Batch:
         events = self.silver(EVENTS_TOPIC).cache()
         self.replace_day(f"{CATALOG}.gold.daily_sales", sales.by_category(events))
         self.replace_day(f"{CATALOG}.gold.daily_traffic", sales.hourly_traffic(events, self.day))
+        self.replace_day(f"{CATALOG}.gold.daily_hourly_sales", sales.hourly_sales(events, self.day))
         self.replace_day(f"{CATALOG}.gold.daily_funnel", sales.product_funnel(events))
 
     def reviews(self) -> None:
@@ -124,8 +126,37 @@ class Batch:
         for name, value in values.items():
             print(f"METRIC {self.day} {name} {value}", flush=True)
 
+    def report_page(self) -> str:
+        """The day's HTML report from its gold rows (tables not written yet give empty sections)."""
+        existing = table_names(self.spark, "gold")
+        gold = {}
+        for name in report.TABLES:
+            fqn = f"{CATALOG}.gold.{name}"
+            day = (
+                self.spark.table(fqn).where(F.col("day") == F.lit(self.day.day))
+                if fqn in existing
+                else None
+            )
+            gold[name] = [r.asDict() for r in day.collect()] if day is not None else []
+        return report.render(str(self.day.day), gold)
 
-TASKS = ("quality", "sales", "reviews", "metrics")
+    def report(self) -> None:
+        uri = f"s3a://{self.bucket_prefix}gold/{report.REPORT_KEY.format(day=self.day.day)}"
+        write_text(self.spark, uri, self.report_page())
+        print(f"REPORT {self.day} {uri}", flush=True)
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    """One file through Spark's Hadoop filesystems (s3a:// with the lake's settings)."""
+    path = spark._jvm.org.apache.hadoop.fs.Path(uri)
+    out = path.getFileSystem(spark._jsc.hadoopConfiguration()).create(path, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+
+
+TASKS = ("quality", "sales", "reviews", "metrics", "report")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

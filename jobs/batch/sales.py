@@ -38,6 +38,17 @@ def hourly_traffic(events: DataFrame, day: Day) -> DataFrame:
     )
 
 
+def hourly_sales(events: DataFrame, day: Day) -> DataFrame:
+    """Orders and revenue per hour of the shop's day (in its zone)."""
+    return (
+        events.where(is_purchase())
+        .groupBy(day.hour(F.col("timestamp")).alias("hour"))
+        .agg(
+            F.count(F.lit(1)).alias("orders"), F.sum("price").cast("decimal(18,2)").alias("revenue")
+        )
+    )
+
+
 def product_funnel(events: DataFrame) -> DataFrame:
     """Per product: views, carts and purchases, and the step conversions between them."""
     counts = (

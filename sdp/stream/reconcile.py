@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from jobs.lake import CATALOG, LakeSettings, pyiceberg_properties
 from jobs.streaming.spec import table_name
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap, s3_endpoint
+from sdp.platform.checks import kafka_bootstrap, s3_client, s3_endpoint
 from sdp.platform.inventory import Inventory
 from sdp.platform.secrets import read_secret
 
@@ -173,14 +173,10 @@ def reconcile_topic(
 
 
 def reconcile(inv: Inventory, topics: list[str]) -> tuple[Checkpoint, list[TopicReconciliation]]:
-    import boto3
     from pyiceberg.catalog import load_catalog
 
     lake = lake_settings(inv)
-    s3 = boto3.client(
-        "s3", endpoint_url=lake.s3_endpoint, aws_access_key_id=lake.s3_access_key,
-        aws_secret_access_key=lake.s3_secret_key, region_name="us-east-1",
-    )  # fmt: skip
+    s3 = s3_client(inv, lake.s3_endpoint)
     kafka = kafka_offsets(kafka_bootstrap(inv), topics)
     checkpoint = read_checkpoint(s3, StreamLocation.from_role())
     catalog = load_catalog(CATALOG, **pyiceberg_properties(lake))

@@ -12,7 +12,7 @@ import pytest
 
 from generator.catalog import load_catalog
 from generator.simulator import Simulator
-from jobs.batch import daily, quality
+from jobs.batch import daily, quality, report
 from jobs.batch.day import Day
 from jobs.streaming.config import StreamSettings
 from jobs.streaming.gold import NO_CATEGORY
@@ -113,6 +113,8 @@ def test_daily_sales_equal_the_generated_purchases_and_a_rerun_gives_the_same_ro
     events = [r for r in records if r[0] == "shopping-events" and in_day(r[2], CLEAN_DAY)]
     assert sum(r[3] for r in traffic) == len(events)
     assert {r[1] for r in traffic} <= set(range(24))
+    hourly = table_rows(spark, "daily_hourly_sales", CLEAN_DAY)
+    assert sum(r[3] for r in hourly) == sum(expected.values())
     batch.sales()
     assert table_rows(spark, "daily_sales", CLEAN_DAY) == first
 
@@ -172,3 +174,19 @@ def test_checks_name_nulls_future_times_and_dead_letters(spark):
         "timestamp_valid": 0.25,
         "dead_letter_share": 0.2,
     }
+
+
+def test_the_report_page_shows_the_days_gold_rows(spark, clean_day):
+    """After the day's jobs (sales, metrics above; no reviews table for it yet), the page has a
+    chart per section, the day's revenue, and says where nothing was written."""
+    records, batch = clean_day
+    batch.quality()
+    page = batch.report_page()
+    revenue = sum(Decimal(str(p["price"])) for p in purchases(records, CLEAN_DAY))
+    assert page.startswith("<!doctype html>") and f"Shop day {CLEAN_DAY}" in page
+    for title in ("Revenue by hour", "Revenue by category", "Funnel", "Top 10 products",
+                  "Review aspects", "Ratings", "Data quality"):  # fmt: skip
+        assert f"<h2>{title}" in page
+    assert page.count("<svg") >= 3  # hours, categories, funnel
+    assert report.number(float(revenue)) in page  # the headline's revenue
+    assert "every check passed" in page

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from jobs.batch import report
 from jobs.streaming.gold import NO_CATEGORY
 from sdp.platform.checks import airflow_api, airflow_token
-from tests.conftest import needs_container_hosts
+from tests.conftest import needs_container_hosts, sdp
 from tests.streaming.test_stream_e2e import as_messages, generate, produce, reconcile
 
 pytestmark = [pytest.mark.integration, needs_container_hosts]
@@ -121,6 +122,14 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
     assert aspects and all(r["mentions"] == r["positive"] + r["negative"] + r["neutral"]
                            for r in aspects)  # fmt: skip
     assert sum(r["reviews"] for r in gold(lake, "daily_product_ratings", day)) == ratings.total()
+    # The page export_report wrote to MinIO, as a user downloads it.
+    page = tmp_path / "report.html"
+    got = sdp("report", "get", str(day), "-o", str(page))
+    assert got.returncode == 0, got.stderr
+    html = page.read_text(encoding="utf-8")
+    assert f"Shop day {day}" in html and html.count("<svg") >= 5
+    assert report.number(float(sum(expected.values()))) in html  # the headline's revenue
+    assert "every check passed" in html
 
     # Re-running the date (the sales task and what follows it) replaces its rows with the same.
     funnel = gold(lake, "daily_funnel", day)
@@ -129,7 +138,7 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
         "only_failed": False, "dry_run": False, "reset_dag_runs": True,
     })  # fmt: skip
     assert {t["task_id"] for t in cleared["task_instances"]} == {
-        "aggregate_daily_sales", "analyze_reviews", "calculate_metrics"
+        "aggregate_daily_sales", "analyze_reviews", "calculate_metrics", "export_report"
     }  # fmt: skip
     rerun = wait_for_run(airflow, run_id, 600)
     assert rerun["state"] == "success", rerun["tasks"]
