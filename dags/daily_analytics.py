@@ -3,21 +3,16 @@
     check_data_quality → aggregate_daily_sales → analyze_reviews → calculate_metrics
         → export_report
 
-Each task is a Spark job (jobs/batch/daily.py) submitted to the standalone master in client mode
-with this host's spark-submit (the airflow role puts it on PATH and defines the connection
-sdp_spark). A run covers the day of its logical date, midnight to midnight in the shop's zone;
-re-running a date replaces that date's gold rows, so runs, re-runs and `airflow dags backfill`
-agree.
+Each task is a Spark job of jobs/batch/daily.py (sdp_spark.py submits it). A run covers the day
+of its logical date, midnight to midnight in the shop's zone; re-running a date replaces that
+date's gold rows, so runs, re-runs and `airflow dags backfill` agree.
 """
 
-import os
-
 import pendulum
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
+from sdp_spark import BUCKET_PREFIX, SPEC, spark_job
 
-APP = os.environ["SDP_APP_DIR"]
 ZONE = pendulum.timezone("Asia/Seoul")  # the shop's days and hours
 
 
@@ -29,28 +24,10 @@ def shop_day(logical_date, dag) -> str:
     return logical_date.in_timezone(dag.timezone).strftime("%Y-%m-%d")
 
 
-def spark_task(task_id: str, job: str, doc: str) -> SparkSubmitOperator:
-    return SparkSubmitOperator(
-        task_id=task_id,
-        doc_md=doc,
-        conn_id="sdp_spark",
-        name=f"sdp-daily-{job}",
-        application=f"{APP}/jobs/batch/daily.py",
-        application_args=[
-            job,
-            "--date",
-            "{{ shop_day(logical_date, dag) }}",
-            "--zone",
-            "{{ dag.timezone.name }}",
-            "--spec",
-            os.environ["SDP_STREAM_SPEC"],
-            "--bucket-prefix",
-            os.environ["SDP_BUCKET_PREFIX"],
-        ],
-        env_vars={"PYTHONPATH": APP, "TZ": "UTC"},
-        # Executors on the workers import the job code from the same place.
-        conf={"spark.executorEnv.PYTHONPATH": APP, "spark.sql.shuffle.partitions": "8"},
-    )
+def spark_task(task_id: str, job: str, doc: str):
+    args = ["--date", "{{ shop_day(logical_date, dag) }}", "--zone", "{{ dag.timezone.name }}",
+            "--spec", SPEC, "--bucket-prefix", BUCKET_PREFIX]  # fmt: skip
+    return spark_job(task_id, "batch/daily.py", [job, *args], doc)
 
 
 with DAG(
@@ -89,7 +66,7 @@ with DAG(
         "export_report", "report",
         "The day's HTML page with charts (revenue by hour and category, funnel, top products, "
         "review aspects and keywords, ratings, data quality) to "
-        f"`s3://{os.environ['SDP_BUCKET_PREFIX']}gold/reports/daily_analytics/DAY.html`; "
+        f"`s3://{BUCKET_PREFIX}gold/reports/daily_analytics/DAY.html`; "
         "`sdp report get DAY` downloads it.",
     )  # fmt: skip
     quality >> sales >> reviews >> metrics >> report

@@ -73,12 +73,12 @@ def run_dag(api, day: date, run_id: str, timeout: float = 900) -> dict:
     return wait_for_run(api, run_id, timeout)
 
 
-def wait_for_run(api, run_id: str, timeout: float) -> dict:
+def wait_for_run(api, run_id: str, timeout: float, dag: str = DAG) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = api(f"dags/{DAG}/dagRuns/{run_id}")
+        run = api(f"dags/{dag}/dagRuns/{run_id}")
         if run["state"] in ("success", "failed"):
-            tasks = api(f"dags/{DAG}/dagRuns/{run_id}/taskInstances")["task_instances"]
+            tasks = api(f"dags/{dag}/dagRuns/{run_id}/taskInstances")["task_instances"]
             run["tasks"] = {t["task_id"]: (t["state"], t["duration"]) for t in tasks}
             run["tries"] = {t["task_id"]: t["try_number"] for t in tasks}
             print(f"{run_id}: {run['state']} {run['tasks']}")
@@ -159,3 +159,28 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
     assert "duplicate_event_ids: observed" in str(log)
     dq = {r["check"]: r["passed"] for r in gold(lake, "dq_results", duplicated)}
     assert dq["duplicate_event_ids"] is False
+
+
+def test_lake_maintenance_expires_the_stream_snapshots_of_a_table(platform, lake, airflow):
+    """The stream appends to its batch log every trigger: a manual run of lake_maintenance for
+    that table leaves no snapshot older than an hour beyond the last 100 (the retained ones)."""
+    table, dag = "lake.ops.stream_batches", "lake_maintenance"
+    before = len(lake.load_table(table.removeprefix("lake.")).snapshots())
+    cutoff = (time.time() - 3600) * 1000  # the run's own cutoff is later
+    airflow(f"dags/{dag}", "PATCH", {"is_paused": False})
+    run_id = f"e2e-maintenance-{int(time.time())}"
+    airflow(f"dags/{dag}/dagRuns", "POST", {
+        "dag_run_id": run_id, "logical_date": datetime.now(ZoneInfo("UTC")).isoformat(),
+        "conf": {"tables": [table], "snapshot_hours": 1},
+    })  # fmt: skip
+    run = wait_for_run(airflow, run_id, 600, dag)
+    assert run["state"] == "success", run["tasks"]
+    log = airflow(f"dags/{dag}/dagRuns/{run_id}/taskInstances/maintain_tables/logs/1"
+                  "?full_content=true")  # fmt: skip
+    assert f"MAINTAINED {table} " in str(log)
+    snapshots = lake.load_table(table.removeprefix("lake.")).snapshots()
+    older = [s for s in snapshots if s.timestamp_ms < cutoff]
+    print(
+        f"{table}: {before} snapshots before, {len(snapshots)} after, {len(older)} older than 1 h"
+    )
+    assert len(older) <= 100, "older than an hour, only the last 100 may stay"
