@@ -20,6 +20,7 @@ with DAG(
     max_active_runs=1,
     tags=["lake", "maintenance"],
     render_template_as_native_obj=True,
+    user_defined_macros={"table_args": lambda tables: [f"--table={t}" for t in tables]},
     params={
         "tables": Param([], type="array", description="only these tables (default: all)"),
         "snapshot_hours": Param(6, type="number", minimum=1, description="expire older than"),
@@ -29,7 +30,7 @@ with DAG(
         "maintain_tables", "streaming/maintenance.py",
         # One template for the whole command line, rendered as a list (a --table per name).
         "{{ ['--spec', '" + SPEC + "', '--snapshots-older-than-hours', params.snapshot_hours"
-        " | string] + params.tables | map('regex_replace', '^', '--table=') | list }}",
+        " | string] + table_args(params.tables) }}",
         "Every stream table in turn: sorted compaction (tables the stream MERGEs into: days before "
         "today only), manifests, snapshots, orphans; a line `MAINTAINED table ...` each.",
     )  # fmt: skip

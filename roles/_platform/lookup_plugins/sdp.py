@@ -52,7 +52,14 @@ KINDS = {
     "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
     "stream_spec": _stream_spec,
     "job_sources": _job_sources,
-    "dag_files": lambda: [str(f) for f in sorted((REPO_ROOT / "dags").glob("*.py"))],
+    # The modules DAG files share (sdp_*.py) first: a DAG file copied before what it imports
+    # is an import error until the dag-processor reads it again.
+    "dag_files": lambda: [
+        str(f)
+        for f in sorted(
+            (REPO_ROOT / "dags").glob("*.py"), key=lambda f: (not f.name.startswith("sdp_"), f.name)
+        )
+    ],
     "secret": lambda cluster, *names: [ensure_secret(cluster, name) for name in names],
     "ssh_key": lambda: [str(ssh_key_path(state_dir()))],
 }
