@@ -129,19 +129,17 @@ class Batch:
     def report_page(self) -> str:
         """The day's HTML report from its gold rows (tables not written yet give empty sections)."""
         existing = table_names(self.spark, "gold")
-        gold = {}
-        for name in report.TABLES:
-            fqn = f"{CATALOG}.gold.{name}"
-            day = (
-                self.spark.table(fqn).where(F.col("day") == F.lit(self.day.day))
-                if fqn in existing
-                else None
-            )
-            gold[name] = [r.asDict() for r in day.collect()] if day is not None else []
+        of_day = F.col("day") == F.lit(self.day.day)
+        gold = {
+            name: [r.asDict() for r in self.spark.table(fqn).where(of_day).collect()]
+            for name in report.TABLES
+            if (fqn := f"{CATALOG}.gold.{name}") in existing
+        }
         return report.render(str(self.day.day), gold)
 
     def report(self) -> None:
-        uri = f"s3a://{self.bucket_prefix}gold/{report.REPORT_KEY.format(day=self.day.day)}"
+        bucket, key = report.location(self.bucket_prefix, self.day.day)
+        uri = f"s3a://{bucket}/{key}"
         write_text(self.spark, uri, self.report_page())
         print(f"REPORT {self.day} {uri}", flush=True)
 

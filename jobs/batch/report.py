@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
 
-REPORT_KEY = "reports/daily_analytics/{day}.html"  # in the gold bucket (<prefix>gold)
+REPORT_KEY = "reports/daily_analytics/{day}.html"
+
+
+def location(bucket_prefix: str, day) -> tuple[str, str]:
+    """(bucket, key) of a day's page: the gold bucket, for the job and `sdp report get` alike."""
+    return f"{bucket_prefix}gold", REPORT_KEY.format(day=day)
+
+
 # Gold tables the page reads, all keyed by day.
 TABLES = ("daily_metrics", "daily_sales", "daily_hourly_sales", "daily_funnel",
           "daily_review_aspects", "daily_review_words", "daily_ratings", "dq_results")  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jobs.batch.report import REPORT_KEY
+from jobs.batch.report import location
 from sdp.platform import settings
 from sdp.platform.checks import s3_client, s3_endpoint
 from sdp.platform.cli import InventoryOpt, _fail, _inventory
@@ -33,7 +33,7 @@ def get(
     except ValueError:
         raise _fail(f"DAY: {day!r} is not a date (YYYY-MM-DD)") from None
     inv = _inventory(inventory)
-    bucket, key = f"{settings.platform('sdp_bucket_prefix')}gold", REPORT_KEY.format(day=shop_day)
+    bucket, key = location(settings.platform("sdp_bucket_prefix"), shop_day)
     out = output or Path(f"report-{shop_day}.html")
     try:
         s3_client(inv, s3_endpoint(inv)).download_file(bucket, key, str(out))
