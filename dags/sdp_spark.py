@@ -12,6 +12,8 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 APP = os.environ["SDP_APP_DIR"]
 SPEC = os.environ["SDP_STREAM_SPEC"]
 BUCKET_PREFIX = os.environ["SDP_BUCKET_PREFIX"]
+# The dashboards' database; its password reaches the jobs in the environment (SDP_SERVING_PASSWORD).
+SERVING_JDBC_URL = os.environ["SDP_SERVING_JDBC_URL"]
 
 
 def spark_job(task_id: str, job: str, args: list[str] | str, doc: str) -> SparkSubmitOperator:

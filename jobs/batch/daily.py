@@ -21,8 +21,9 @@ from pyspark.sql import types as T
 
 from jobs.batch import metrics, quality, report, reviews, sales
 from jobs.batch.day import Day
+from jobs.batch.session import job_session
 from jobs.streaming.config import CATALOG, DEAD_LETTER_TABLE, load_spec, table_location
-from jobs.streaming.tables import create_table, nullable, table_names
+from jobs.streaming.tables import replace_rows, table_names
 
 log = logging.getLogger("sdp.batch")
 
@@ -73,12 +74,8 @@ class Batch:
     def replace_day(self, fqn: str, rows: DataFrame) -> None:
         """The day's rows of a gold table replaced by `rows` in one commit (created if missing)."""
         rows = rows.select(F.lit(self.day.day).alias("day"), *rows.columns)
-        layer, name = fqn.split(".")[1:]
-        if fqn not in table_names(self.spark, layer):
-            create_table(self.spark, fqn, nullable(rows.schema),
-                         table_location(self.bucket_prefix, layer, name), ["day"],
-                         SORT[fqn])  # fmt: skip
-        rows.writeTo(fqn).overwrite(F.col("day") == F.lit(self.day.day))
+        replace_rows(self.spark, fqn, rows, table_location(self.bucket_prefix, *fqn.split(".")[1:]),
+                     ["day"], SORT[fqn], F.col("day") == F.lit(self.day.day))  # fmt: skip
         log.info("%s: %s replaced", fqn, self.day)
 
     def quality(self) -> None:
@@ -180,17 +177,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    spark = SparkSession.builder.appName(f"sdp-daily-{args.task}").getOrCreate()
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
-    try:
-        getattr(Batch(spark, args.spec, args.day, args.bucket_prefix, args.lexicon), args.task)()
-    except QualityFailed as exc:
-        print(f"FAILED {exc}", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        spark.stop()
+    with job_session(f"sdp-daily-{args.task}") as spark:
+        batch = Batch(spark, args.spec, args.day, args.bucket_prefix, args.lexicon)
+        try:
+            getattr(batch, args.task)()
+        except QualityFailed as exc:
+            print(f"FAILED {exc}", file=sys.stderr, flush=True)
+            return 1
     return 0
 
 

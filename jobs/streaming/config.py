@@ -1,6 +1,7 @@
 """The streaming job's settings and the stream spec as the driver reads them (pyspark only)."""
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,14 @@ class ServingSettings:
     user: str
     password: str
     schema: str = "serving"
+
+    @classmethod
+    def from_env(cls, jdbc_url: str, user: str) -> "ServingSettings":
+        """The password from SDP_SERVING_PASSWORD: never on a command line."""
+        password = os.environ.get("SDP_SERVING_PASSWORD")
+        if not password:
+            raise ValueError(f"serving to {jdbc_url} needs SDP_SERVING_PASSWORD in the environment")
+        return cls(jdbc_url, user, password)
 
 
 @dataclass(frozen=True)

@@ -49,13 +49,10 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
     p.add_argument("--serving-jdbc-url", help="jdbc:postgresql://host:port/db; omit: no serving")
     p.add_argument("--serving-user", default="serving")
     args = p.parse_args(argv)
-    serving = None
-    if args.serving_jdbc_url:
-        password = os.environ.get("SDP_SERVING_PASSWORD")
-        if not password:
-            p.error("--serving-jdbc-url needs SDP_SERVING_PASSWORD in the environment")
-        serving = ServingSettings(args.serving_jdbc_url, args.serving_user, password)
     try:
+        serving = None
+        if args.serving_jdbc_url:
+            serving = ServingSettings.from_env(args.serving_jdbc_url, args.serving_user)
         settings = StreamSettings(
             bootstrap=args.bootstrap,
             checkpoint=args.checkpoint,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from jobs.batch.session import job_session
 from jobs.streaming.config import BATCH_LOG_TABLE, CATALOG, DEAD_LETTER_TABLE, load_spec
 from jobs.streaming.gold import GOLD_FROM_TOPIC
 
@@ -81,7 +82,6 @@ def maintain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     p = argparse.ArgumentParser(prog="jobs.streaming.maintenance")
     p.add_argument("--spec", type=Path, required=True)
     p.add_argument("--snapshots-older-than-hours", type=float, default=24)
@@ -91,23 +91,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     if args.orphans_older_than_hours < 1:
         p.error("--orphans-older-than-hours below 1 could delete files a running write still adds")
-    spark = SparkSession.builder.appName("sdp-maintenance").getOrCreate()
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
     everything = tables(args.spec)
     unknown = set(args.table or []) - everything.keys()
     if unknown:
         p.error(f"not a table of the stream: {', '.join(sorted(unknown))}")
     now = datetime.now(UTC)
-    for table, merged_on in everything.items():
-        if args.table and table not in args.table:
-            continue
-        result = maintain(
-            spark, table, merged_on, now,
-            timedelta(hours=args.snapshots_older_than_hours), args.retain_last,
-            timedelta(hours=args.orphans_older_than_hours),
-        )  # fmt: skip
-        print(f"MAINTAINED {table} " + " ".join(f"{k}={v}" for k, v in result.items()), flush=True)
-    spark.stop()
+    with job_session("sdp-maintenance") as spark:
+        for table, merged_on in everything.items():
+            if args.table and table not in args.table:
+                continue
+            result = maintain(
+                spark, table, merged_on, now,
+                timedelta(hours=args.snapshots_older_than_hours), args.retain_last,
+                timedelta(hours=args.orphans_older_than_hours),
+            )  # fmt: skip
+            done = " ".join(f"{k}={v}" for k, v in result.items())
+            print(f"MAINTAINED {table} {done}", flush=True)
     return 0
 
 

@@ -18,6 +18,8 @@ _PG_TYPES = {
     T.LongType: "bigint",
     T.IntegerType: "integer",
     T.DoubleType: "double precision",
+    T.BooleanType: "boolean",
+    T.DateType: "date",
 }
 
 
@@ -27,27 +29,36 @@ def _pg_type(data_type: T.DataType) -> str:
     return _PG_TYPES[type(data_type)]
 
 
-def create_table_sql(schema_name: str, table: GoldTable, schema: T.StructType) -> str:
+def create_table_sql(schema_name: str, name: str, schema: T.StructType, key: list[str]) -> str:
     columns = [f"{f.name} {_pg_type(f.dataType)}" for f in schema]
     columns.append("served_at timestamptz NOT NULL DEFAULT clock_timestamp()")
-    key = ", ".join(["window_start", *table.key])
+    if key:
+        columns.append(f"PRIMARY KEY ({', '.join(key)})")
+    return f"CREATE TABLE IF NOT EXISTS {schema_name}.{name} ({', '.join(columns)})"
+
+
+def insert_sql(schema_name: str, name: str, schema: T.StructType) -> str:
+    """INSERT of the rows of one JSON array parameter, typed by the table's own columns."""
+    names = ", ".join(f.name for f in schema)
+    target = f"{schema_name}.{name}"
     return (
-        f"CREATE TABLE IF NOT EXISTS {schema_name}.{table.name} "
-        f"({', '.join(columns)}, PRIMARY KEY ({key}))"
+        f"INSERT INTO {target} ({names}) "
+        f"SELECT {names} FROM json_populate_recordset(NULL::{target}, ?::json)"
     )
 
 
 def upsert_sql(schema_name: str, table: GoldTable, schema: T.StructType) -> str:
-    names = [f.name for f in schema]
     key = ["window_start", *table.key]
-    updates = [f"{n} = EXCLUDED.{n}" for n in names if n not in key]
-    target = f"{schema_name}.{table.name}"
+    updates = [f"{f.name} = EXCLUDED.{f.name}" for f in schema if f.name not in key]
     return (
-        f"INSERT INTO {target} ({', '.join(names)}) "
-        f"SELECT {', '.join(names)} FROM json_populate_recordset(NULL::{target}, ?::json) "
+        f"{insert_sql(schema_name, table.name, schema)} "
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
         f"{', '.join([*updates, 'served_at = clock_timestamp()'])}"
     )
+
+
+def _json_array(rows: DataFrame) -> str:
+    return "[" + ",".join(rows.toJSON().collect()) + "]"
 
 
 class Serving:
@@ -83,14 +94,35 @@ class Serving:
     def ensure_tables(self, tables: dict[GoldTable, T.StructType]) -> None:
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {self._settings.schema}")
         for table, schema in tables.items():
-            self.execute(create_table_sql(self._settings.schema, table, schema))
+            key = ["window_start", *table.key]
+            self.execute(create_table_sql(self._settings.schema, table.name, schema, key))
 
     def upsert(self, table: GoldTable, rows: DataFrame) -> int:
         """Upsert `rows` (small: one batch's windows); returns how many rows were written."""
-        payload = "[" + ",".join(rows.toJSON().collect()) + "]"
+        payload = _json_array(rows)
         if payload == "[]":
             return 0
         return self.execute(upsert_sql(self._settings.schema, table, rows.schema), payload)
+
+    def replace(self, name: str, rows: DataFrame) -> int:
+        """Table `name` (created from the rows' schema if missing) holds `rows` (a batch job's
+        result, small) and nothing else, in one transaction; returns how many rows it holds."""
+        schema = self._settings.schema
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        self.execute(create_table_sql(schema, name, rows.schema, []))
+        payload = _json_array(rows)
+        connection = self._connect()
+        connection.setAutoCommit(False)
+        try:
+            self.execute(f"DELETE FROM {schema}.{name}")
+            written = self.execute(insert_sql(schema, name, rows.schema), payload)
+            connection.commit()
+        except Exception:
+            connection.rollback()
+            raise
+        finally:
+            connection.setAutoCommit(True)
+        return written
 
     def close(self) -> None:
         if self._connection is not None:

@@ -6,7 +6,7 @@ fail a whole micro-batch over one bad record). Writes sort within each task by t
 order (`WRITE LOCALLY ORDERED BY`, no shuffle per micro-batch); compaction sorts globally.
 """
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from jobs.streaming.config import (
@@ -79,14 +79,30 @@ def create_table(
     partition: list[str],
     sort: list[str],
 ) -> None:
-    """CREATE TABLE with the layout."""
+    """CREATE TABLE with the layout (no partition: an unpartitioned table)."""
     properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
+    partitioned = f"PARTITIONED BY ({', '.join(partition)}) " if partition else ""
     spark.sql(
         f"CREATE TABLE {fqn} ({_ddl(spark, schema)}) USING iceberg "
-        f"PARTITIONED BY ({', '.join(partition)}) LOCATION '{location}' "
-        f"TBLPROPERTIES ({properties})"
+        f"{partitioned}LOCATION '{location}' TBLPROPERTIES ({properties})"
     )
     spark.sql(f"ALTER TABLE {fqn} WRITE LOCALLY ORDERED BY {', '.join(sort)}")
+
+
+def replace_rows(
+    spark: SparkSession,
+    fqn: str,
+    rows: DataFrame,
+    location: str,
+    partition: list[str],
+    sort: list[str],
+    where: Column,
+) -> None:
+    """The table's rows matching `where` replaced by `rows` in one commit; the table is created
+    with the layout if missing. A batch job's write: re-running it gives the same table."""
+    if fqn not in table_names(spark, fqn.split(".")[1]):
+        create_table(spark, fqn, nullable(rows.schema), location, partition, sort)
+    rows.writeTo(fqn).overwrite(where)
 
 
 def table_names(spark: SparkSession, layer: str) -> set[str]:
