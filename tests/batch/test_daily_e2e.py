@@ -70,11 +70,17 @@ def airflow(platform):
     return api
 
 
-def run_dag(api, day: date, run_id: str, timeout: float = 900, dag: str = DAG) -> dict:
+def run_dag(api, run_id: str, logical: datetime, dag: str = DAG, conf=None, timeout=900) -> dict:
+    """A run triggered as a user does (the DAG unpaused first), once it has finished."""
     api(f"dags/{dag}", "PATCH", {"is_paused": False})
-    api(f"dags/{dag}/dagRuns", "POST",
-        {"dag_run_id": run_id, "logical_date": midnight(day).isoformat()})  # fmt: skip
+    body = {"dag_run_id": run_id, "logical_date": logical.isoformat(), "conf": conf or {}}
+    api(f"dags/{dag}/dagRuns", "POST", body)
     return wait_for_run(api, run_id, timeout, dag)
+
+
+def now() -> datetime:
+    """A logical date no earlier run has: DAGs whose date selects nothing run on it."""
+    return datetime.now(ZoneInfo("UTC"))
 
 
 def wait_for_run(api, run_id: str, timeout: float, dag: str = DAG) -> dict:
@@ -114,7 +120,7 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
     assert ratings, "the generated day has reviews"
 
     run_id = f"e2e-{day}-{int(time.time())}"
-    run = run_dag(airflow, day, run_id)
+    run = run_dag(airflow, run_id, midnight(day))
     assert run["state"] == "success", run["tasks"]
     sales = gold(lake, "daily_sales", day)
     assert {r["category"]: r["revenue"] for r in sales} == dict(expected)
@@ -153,7 +159,7 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
     # A day whose events arrived twice fails at its first task, naming the check.
     land_day(platform, tmp_path, duplicated, seed=duplicated.toordinal(), count=500, twice=40)
     failed_id = f"e2e-dup-{duplicated}-{int(time.time())}"
-    failed = run_dag(airflow, duplicated, failed_id)
+    failed = run_dag(airflow, failed_id, midnight(duplicated))
     assert failed["state"] == "failed"
     assert failed["tasks"]["check_data_quality"][0] == "failed"
     assert failed["tasks"]["aggregate_daily_sales"][0] == "upstream_failed"
@@ -171,13 +177,8 @@ def test_lake_maintenance_expires_the_stream_snapshots_of_a_table(platform, lake
     table, dag = "lake.ops.stream_batches", "lake_maintenance"
     before = len(lake.load_table(table.removeprefix("lake.")).snapshots())
     cutoff = (time.time() - 3600) * 1000  # the run's own cutoff is later
-    airflow(f"dags/{dag}", "PATCH", {"is_paused": False})
     run_id = f"e2e-maintenance-{int(time.time())}"
-    airflow(f"dags/{dag}/dagRuns", "POST", {
-        "dag_run_id": run_id, "logical_date": datetime.now(ZoneInfo("UTC")).isoformat(),
-        "conf": {"tables": [table], "snapshot_hours": 1},
-    })  # fmt: skip
-    run = wait_for_run(airflow, run_id, 600, dag)
+    run = run_dag(airflow, run_id, now(), dag, {"tables": [table], "snapshot_hours": 1})
     assert run["state"] == "success", run["tasks"]
     log = airflow(f"dags/{dag}/dagRuns/{run_id}/taskInstances/maintain_tables/logs/1"
                   "?full_content=true")  # fmt: skip
@@ -201,7 +202,7 @@ def test_olist_analytics_gives_the_late_deliveries_of_the_replayed_orders(
     assert got.returncode == 0, got.stderr
     reconcile()
     dag, run_id = "olist_analytics", f"e2e-olist-{int(time.time())}"
-    run = run_dag(airflow, date.today(), run_id, dag=dag)
+    run = run_dag(airflow, run_id, now(), dag)
     assert run["state"] == "success", run["tasks"]
 
     late = olist_csv.late_orders(FIXTURE)
