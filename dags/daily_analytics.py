@@ -1,7 +1,7 @@
 """daily_analytics: one shop day (KST) of shopping events, from silver to gold.
 
-    check_data_quality → aggregate_daily_sales → analyze_reviews → calculate_metrics
-        → export_report
+    check_data_quality → repair_gold_windows → aggregate_daily_sales → analyze_reviews
+        → calculate_metrics → export_report
 
 Each task is a Spark job of jobs/batch/daily.py (sdp_spark.py submits it). A run covers the day
 of its logical date, midnight to midnight in the shop's zone; re-running a date replaces that
@@ -11,7 +11,7 @@ date's gold rows, so runs, re-runs and `airflow dags backfill` agree.
 import pendulum
 from airflow.sdk import DAG
 from airflow.timetables.interval import CronDataIntervalTimetable
-from sdp_spark import BUCKET_PREFIX, SPEC, spark_job
+from sdp_spark import BUCKET_PREFIX, SERVING_JDBC_URL, SPEC, spark_job
 
 ZONE = pendulum.timezone("Asia/Seoul")  # the shop's days and hours
 
@@ -24,9 +24,9 @@ def shop_day(logical_date, dag) -> str:
     return logical_date.in_timezone(dag.timezone).strftime("%Y-%m-%d")
 
 
-def spark_task(task_id: str, job: str, doc: str):
+def spark_task(task_id: str, job: str, doc: str, *more: str):
     args = ["--date", "{{ shop_day(logical_date, dag) }}", "--zone", "{{ dag.timezone.name }}",
-            "--spec", SPEC, "--bucket-prefix", BUCKET_PREFIX]  # fmt: skip
+            "--spec", SPEC, "--bucket-prefix", BUCKET_PREFIX, *more]  # fmt: skip
     return spark_job(task_id, "batch/daily.py", [job, *args], doc)
 
 
@@ -47,6 +47,12 @@ with DAG(
         "check_data_quality", "quality",
         "Null ratios, required fields, timestamps, duplicate event ids, dead-letter share, bronze "
         "and silver reconciled: all to `lake.gold.dq_results`; a failing check fails the run.",
+    )  # fmt: skip
+    repair = spark_task(
+        "repair_gold_windows", "repair",
+        "The stream's 5-minute gold windows of the day recomputed from silver; those late events "
+        "changed after the stream closed them are replaced, in the lake and in serving.",
+        "--serving-jdbc-url", SERVING_JDBC_URL,
     )  # fmt: skip
     sales = spark_task(
         "aggregate_daily_sales", "sales",
@@ -69,4 +75,4 @@ with DAG(
         f"`s3://{BUCKET_PREFIX}gold/reports/daily_analytics/DAY.html`; "
         "`sdp report get DAY` downloads it.",
     )  # fmt: skip
-    quality >> sales >> reviews >> metrics >> report
+    quality >> repair >> sales >> reviews >> metrics >> report

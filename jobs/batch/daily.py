@@ -1,12 +1,15 @@
 """The daily batch's Spark jobs, one per task of the `daily_analytics` DAG, for one shop day.
 
-    spark-submit jobs/batch/daily.py quality|sales|reviews|metrics|report --date 2024-05-01 \
-        --zone Asia/Seoul --spec streams.json [--lexicon my_lexicon.tsv]
+    spark-submit jobs/batch/daily.py quality|repair|sales|reviews|metrics|report \
+        --date 2024-05-01 --zone Asia/Seoul --spec streams.json [--lexicon my_lexicon.tsv] \
+        [--serving-jdbc-url jdbc:postgresql://HOST:5432/serving]
 
 Each reads the day from silver (and bronze and the dead letters for `quality`) and replaces the
 day's rows of its gold tables in one commit, so a re-run of a date gives the same rows and a
-backfill fills any day. `quality` fails (exit 1) on any check that does not pass, naming it and
-its numbers; the results are written first. argparse: the driver has pyspark and nothing else.
+backfill fills any day. `repair` upserts the stream's gold windows of the day that late events
+changed (and their serving copies, the password from SDP_SERVING_PASSWORD). `quality` fails
+(exit 1) on any check that does not pass, naming it and its numbers; the results are written
+first. argparse: the driver has pyspark and nothing else.
 """
 
 import argparse
@@ -21,8 +24,18 @@ from pyspark.sql import types as T
 
 from jobs.batch import metrics, quality, report, reviews, sales
 from jobs.batch.day import Day
-from jobs.batch.session import job_session
-from jobs.streaming.config import CATALOG, DEAD_LETTER_TABLE, load_spec, table_location
+from jobs.batch.session import job_session, serving_session
+from jobs.streaming.batch import upsert_windows
+from jobs.streaming.config import (
+    CATALOG,
+    DEAD_LETTER_TABLE,
+    add_serving_arguments,
+    load_spec,
+    serving_settings,
+    table_location,
+)
+from jobs.streaming.gold import GOLD_FROM_TOPIC, changed_windows
+from jobs.streaming.serving import Serving
 from jobs.streaming.tables import replace_rows, table_names
 
 log = logging.getLogger("sdp.batch")
@@ -58,10 +71,11 @@ class Batch:
         day: Day,
         bucket_prefix: str,
         lexicon: reviews.Lexicon | None = None,
+        serving: Serving | None = None,
     ):
         self.spark, self.day, self.bucket_prefix = spark, day, bucket_prefix
         self.spec = load_spec(spec_path)
-        self.lexicon = lexicon
+        self.lexicon, self.serving = lexicon, serving
 
     def silver(self, topic: str) -> DataFrame:
         return self._layer(topic, "silver")
@@ -98,6 +112,22 @@ class Batch:
             raise QualityFailed(
                 f"data quality of {self.day} failed: " + "; ".join(str(r) for r in failed)
             )
+
+    def repair(self) -> None:
+        """The day's gold windows recomputed from silver; those that differ replaced (late
+        events: in silver, but the stream had closed their windows), and their serving copies."""
+        lo, hi = self.day.micros
+        for topic, outputs in GOLD_FROM_TOPIC.items():
+            silver = self.silver(topic).localCheckpoint()
+            for table, transform in outputs:
+                recomputed = transform(silver).localCheckpoint()
+                gold = self.spark.table(table.fqn).where(self.day.contains(F.col("window_start")))
+                windows = [r.window_start for r in changed_windows(recomputed, gold).collect()]
+                if windows:
+                    rows = recomputed.where(F.col("window_start").isin(windows))
+                    upsert_windows(table, rows.withColumn("updated_at", F.current_timestamp()),
+                                   lo, hi, self.serving)  # fmt: skip
+                print(f"REPAIRED {table.fqn} {self.day} windows={len(windows)}", flush=True)
 
     def sales(self) -> None:
         events = self.silver(EVENTS_TOPIC).cache()
@@ -151,7 +181,7 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
         out.close()
 
 
-TASKS = ("quality", "sales", "reviews", "metrics", "report")
+TASKS = ("quality", "repair", "sales", "reviews", "metrics", "report")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -167,10 +197,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=reviews.LEXICON,
         help="sentiment lexicon (TSV, see jobs/batch/review_lexicon.tsv)",
     )
+    add_serving_arguments(p)  # `repair` upserts the windows it replaces there too
     args = p.parse_args(argv)
     try:
         args.day = Day.parse(args.date, args.zone)
         args.lexicon = reviews.Lexicon.load(args.lexicon)
+        args.serving = serving_settings(args)
     except ValueError as exc:  # LexiconError included
         p.error(str(exc))
     return args
@@ -178,8 +210,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    with job_session(f"sdp-daily-{args.task}") as spark:
-        batch = Batch(spark, args.spec, args.day, args.bucket_prefix, args.lexicon)
+    with (
+        job_session(f"sdp-daily-{args.task}") as spark,
+        serving_session(spark, args.serving) as serving,
+    ):
+        batch = Batch(spark, args.spec, args.day, args.bucket_prefix, args.lexicon, serving)
         try:
             getattr(batch, args.task)()
         except QualityFailed as exc:

@@ -35,6 +35,12 @@ class Day:
     def end(self) -> datetime:
         return self.start + timedelta(days=1)
 
+    @property
+    def micros(self) -> tuple[int, int]:
+        """Start and end in microseconds since the epoch, as the stream bounds its windows."""
+        epoch = datetime(1970, 1, 1)
+        return tuple((t - epoch) // timedelta(microseconds=1) for t in (self.start, self.end))
+
     def contains(self, ts: Column) -> Column:
         return (ts >= F.lit(self.start)) & (ts < F.lit(self.end))
 

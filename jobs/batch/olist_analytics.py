@@ -18,8 +18,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.batch import olist
-from jobs.batch.session import job_session
-from jobs.streaming.config import CATALOG, ServingSettings, load_spec, table_location
+from jobs.batch.session import job_session, serving_session
+from jobs.streaming.config import (
+    CATALOG,
+    add_serving_arguments,
+    load_spec,
+    serving_settings,
+    table_location,
+)
 from jobs.streaming.serving import Serving
 from jobs.streaming.tables import replace_rows
 
@@ -84,27 +90,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("task", choices=TASKS)
     p.add_argument("--spec", type=Path, required=True, help="stream spec JSON")
     p.add_argument("--bucket-prefix", default="sdp-")
-    p.add_argument("--serving-jdbc-url", help="jdbc:postgresql://host:port/db; omit: no serving")
-    p.add_argument("--serving-user", default="serving")
+    add_serving_arguments(p)
     args = p.parse_args(argv)
-    args.serving = None
-    if args.serving_jdbc_url:
-        try:
-            args.serving = ServingSettings.from_env(args.serving_jdbc_url, args.serving_user)
-        except ValueError as exc:
-            p.error(str(exc))
+    try:
+        args.serving = serving_settings(args)
+    except ValueError as exc:
+        p.error(str(exc))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    with job_session(f"sdp-olist-{args.task}") as spark:
-        serving = Serving(spark, args.serving) if args.serving else None
-        try:
-            getattr(OlistAnalytics(spark, args.spec, args.bucket_prefix, serving), args.task)()
-        finally:
-            if serving is not None:
-                serving.close()
+    with (
+        job_session(f"sdp-olist-{args.task}") as spark,
+        serving_session(spark, args.serving) as serving,
+    ):
+        getattr(OlistAnalytics(spark, args.spec, args.bucket_prefix, serving), args.task)()
     return 0
 
 

@@ -1,10 +1,14 @@
-"""The SparkSession of a batch job (daily, Olist, maintenance), started and stopped one way."""
+"""The sessions of a batch job (daily, Olist, maintenance), opened and closed one way: Spark's, and
+PostgreSQL's serving database for the jobs that write there."""
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
+
+from jobs.streaming.config import ServingSettings
+from jobs.streaming.serving import Serving
 
 
 @contextmanager
@@ -18,3 +22,14 @@ def job_session(name: str) -> Iterator[SparkSession]:
         yield spark
     finally:
         spark.stop()
+
+
+@contextmanager
+def serving_session(spark: SparkSession, settings: ServingSettings | None) -> Iterator[Serving]:
+    """The serving database of a job that writes there (None: a job without serving)."""
+    serving = None if settings is None else Serving(spark, settings)
+    try:
+        yield serving
+    finally:
+        if serving is not None:
+            serving.close()

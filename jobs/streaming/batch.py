@@ -65,6 +65,33 @@ def merge(spark: SparkSession, sql: str, attempts: int = 3) -> None:
             log.warning("MERGE lost a commit race (%s), retrying", str(exc).splitlines()[0])
 
 
+def upsert_windows(
+    table: GoldTable, rows: DataFrame, lo: int, hi: int, serving: Serving | None
+) -> None:
+    """Upsert gold rows of windows starting in [lo, hi) (microseconds), then their serving copy:
+    the stream's gold write, and the daily batch's repair of windows late events changed."""
+    # Materialized without lineage: Spark 4.1 cannot plan a MERGE whose source reads an
+    # Iceberg table through the DataFrame API ("No plan for TableReference", SPARK-57539,
+    # fixed in 4.2). It also serves both the MERGE and the serving upsert.
+    rows = rows.localCheckpoint()
+    try:
+        view = f"gold_updates_{table.name}"
+        rows.createOrReplaceTempView(view)
+        on = " AND ".join(
+            f"t.{k} = s.{k}" for k in ("window_start", *table.key)
+        ) + (f" AND t.window_start >= timestamp_micros({lo})"
+             f" AND t.window_start < timestamp_micros({hi})")  # fmt: skip
+        merge(
+            rows.sparkSession,
+            f"MERGE INTO {table.fqn} t USING {view} s ON {on} "
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+        )
+        if serving is not None:
+            serving.upsert(table, rows)
+    finally:
+        rows.unpersist()  # the checkpoint's blocks
+
+
 def cleanse(rows: DataFrame, spec: TopicSpec) -> DataFrame:
     """Silver's cleansing: surrounding whitespace off top-level strings."""
     strings = {f.name for f in spec.schema.fields if isinstance(f.dataType, T.StringType)}
@@ -238,36 +265,12 @@ class BatchWriter:
             ).localCheckpoint()
             try:
                 # Each gold table is its own commit: they too run concurrently.
-                concurrently(
-                    good.sparkSession,
-                    self._upsert_gold,
-                    [(t, f(silver).withColumn("updated_at", ingest), lo, hi) for t, f in outputs],
-                )
+                calls = [(t, f(silver).withColumn("updated_at", ingest), lo, hi, self.serving)
+                         for t, f in outputs]  # fmt: skip
+                concurrently(good.sparkSession, upsert_windows, calls)
             finally:
                 silver.unpersist()
         return sum(r["n"] for r in windows if r["ws"] in closed)
-
-    def _upsert_gold(self, table: GoldTable, rows: DataFrame, lo: int, hi: int) -> None:
-        # Materialized without lineage: Spark 4.1 cannot plan a MERGE whose source reads an
-        # Iceberg table through the DataFrame API ("No plan for TableReference", SPARK-57539,
-        # fixed in 4.2). It also serves both the MERGE and the serving upsert.
-        rows = rows.localCheckpoint()
-        try:
-            view = f"gold_updates_{table.name}"
-            rows.createOrReplaceTempView(view)
-            on = " AND ".join(
-                f"t.{k} = s.{k}" for k in ("window_start", *table.key)
-            ) + (f" AND t.window_start >= timestamp_micros({lo})"
-                 f" AND t.window_start < timestamp_micros({hi})")  # fmt: skip
-            merge(
-                rows.sparkSession,
-                f"MERGE INTO {table.fqn} t USING {view} s ON {on} "
-                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
-            )
-            if self.serving is not None:
-                self.serving.upsert(table, rows)
-        finally:
-            rows.unpersist()  # the checkpoint's blocks
 
     # -- the batch -----------------------------------------------------------------------
     def _land_topic(

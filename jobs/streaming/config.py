@@ -1,5 +1,6 @@
 """The streaming job's settings and the stream spec as the driver reads them (pyspark only)."""
 
+import argparse
 import json
 import os
 from dataclasses import dataclass, field
@@ -87,6 +88,18 @@ class ServingSettings:
         if not password:
             raise ValueError(f"serving to {jdbc_url} needs SDP_SERVING_PASSWORD in the environment")
         return cls(jdbc_url, user, password)
+
+
+def add_serving_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--serving-jdbc-url", help="jdbc:postgresql://host:port/db; omit: no serving")
+    p.add_argument("--serving-user", default="serving")
+
+
+def serving_settings(args: argparse.Namespace) -> ServingSettings | None:
+    """From add_serving_arguments' options; ValueError when the password is missing."""
+    if not args.serving_jdbc_url:
+        return None
+    return ServingSettings.from_env(args.serving_jdbc_url, args.serving_user)
 
 
 @dataclass(frozen=True)

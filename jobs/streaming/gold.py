@@ -107,6 +107,14 @@ def session_metrics(sessions: DataFrame) -> DataFrame:
     )
 
 
+def changed_windows(recomputed: DataFrame, gold: DataFrame) -> DataFrame:
+    """window_start of each window whose rows recomputed from silver differ from gold's (a row
+    more, a row less or another value), bookkeeping columns such as updated_at aside."""
+    gold = gold.select(*recomputed.columns)
+    differ = recomputed.exceptAll(gold).unionByName(gold.exceptAll(recomputed))
+    return differ.select("window_start").distinct()
+
+
 # Which silver table feeds which gold tables, and how.
 GOLD_FROM_TOPIC = {
     "shopping-events": [

@@ -20,11 +20,12 @@ from pyspark.sql.streaming import StreamingQuery
 
 from jobs.streaming.batch import BatchWriter
 from jobs.streaming.config import (
-    ServingSettings,
     SpecError,
     StreamSettings,
     TopicSpec,
+    add_serving_arguments,
     load_spec,
+    serving_settings,
 )
 from jobs.streaming.gold import GOLD_FROM_TOPIC
 from jobs.streaming.serving import Serving
@@ -46,13 +47,10 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
     p.add_argument("--starting-offsets", default="earliest", choices=["earliest", "latest"])
     p.add_argument("--query-name", default="sdp-stream")
     p.add_argument("--topics", default="", help="comma-separated; default every spec topic")
-    p.add_argument("--serving-jdbc-url", help="jdbc:postgresql://host:port/db; omit: no serving")
-    p.add_argument("--serving-user", default="serving")
+    add_serving_arguments(p)
     args = p.parse_args(argv)
     try:
-        serving = None
-        if args.serving_jdbc_url:
-            serving = ServingSettings.from_env(args.serving_jdbc_url, args.serving_user)
+        serving = serving_settings(args)
         settings = StreamSettings(
             bootstrap=args.bootstrap,
             checkpoint=args.checkpoint,

@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from pyspark.sql import functions as F
 
 from generator.catalog import load_catalog
 from generator.simulator import Simulator
@@ -25,6 +26,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 # Other tests' rows are in May and on 2024-06-01, on Kafka partitions below 10.
 CLEAN_DAY = date(2024, 6, 10)
 DUPLICATED_DAY = date(2024, 6, 12)
+REPAIR_DAY = date(2024, 6, 14)
 
 
 def simulate(day: date, seed: int, steps: int) -> list[tuple]:
@@ -35,7 +37,7 @@ def simulate(day: date, seed: int, steps: int) -> list[tuple]:
     return records + sim.close_sessions()
 
 
-def land(spark, spec, records, partition: int, query: str) -> None:
+def land(spark, spec, records, partition: int, query: str, batch_id: int = 0) -> None:
     """Through the stream's BatchWriter, Kafka records stamped the day after everything."""
     from jobs.streaming.batch import BatchWriter
 
@@ -46,7 +48,7 @@ def land(spark, spec, records, partition: int, query: str) -> None:
     for topic, values in values_by_topic(records).items():
         rows = kafka_rows(spark, topic, values, partition, at)
         kafka = rows if kafka is None else kafka.unionByName(rows)
-    BatchWriter(spark, spec, settings, serving=None)(kafka, 0)
+    BatchWriter(spark, spec, settings, serving=None)(kafka, batch_id)
 
 
 def in_day(record: dict, day: date) -> bool:
@@ -190,3 +192,35 @@ def test_the_report_page_shows_the_days_gold_rows(spark, clean_day):
     assert page.count("<svg") >= 3  # hours, categories, funnel
     assert report.number(float(revenue)) in page  # the headline's revenue
     assert "every check passed" in page
+
+
+def window_revenue(spark, day: Day) -> dict[tuple, Decimal]:
+    rows = spark.table("lake.gold.sales_by_category").where(day.contains(F.col("window_start")))
+    return {(r.window_start, r.category): r.revenue for r in rows.collect()}
+
+
+def test_repair_replaces_the_gold_windows_late_events_changed(
+    spark, stream_spec, spec_file, capsys
+):
+    """Events that arrive after the stream closed their window are in silver, not in gold; the
+    day's repair recomputes that window (and only that one) from silver."""
+    day = Day(REPAIR_DAY, "Asia/Seoul")
+    records = simulate(REPAIR_DAY, seed=23, steps=600)
+    land(spark, stream_spec, records, partition=20, query="batch-repair")
+    first = min((r for r in purchases(records, REPAIR_DAY)), key=lambda p: p["timestamp"])
+    late = [("shopping-events", None, {**first, "event_id": f"late-{i}", "price": 1000 + i})
+            for i in range(3)]  # fmt: skip
+    land(spark, stream_spec, late, partition=21, query="batch-repair", batch_id=1)
+    window = datetime.fromisoformat(first["timestamp"]).astimezone(UTC).replace(tzinfo=None)
+    window -= timedelta(minutes=window.minute % 5, seconds=window.second,
+                        microseconds=window.microsecond)  # fmt: skip
+    key = (window, first["category"] or NO_CATEGORY)
+    before = window_revenue(spark, day)
+    expected = before | {key: before[key] + 3003}
+    capsys.readouterr()
+
+    daily.Batch(spark, spec_file, day, "sdp-").repair()
+    assert window_revenue(spark, day) == expected, "the late window repaired, no other changed"
+    assert "REPAIRED lake.gold.sales_by_category 2024-06-14 windows=1" in capsys.readouterr().out
+    daily.Batch(spark, spec_file, day, "sdp-").repair()
+    assert "sales_by_category 2024-06-14 windows=0" in capsys.readouterr().out
