@@ -249,7 +249,8 @@ def demo(
     if generator.wait() != 0:
         raise _fail(f"the generator exited {generator.returncode}")
     # Every record produced is in bronze or the dead letters, and gold is up to date.
-    subprocess.run([sdp, "stream", "reconcile", "-i", str(inventory), "--wait", "300"])
+    subprocess.run([sdp, "stream", "reconcile", "-i", str(inventory), "--wait", "300",
+                    "--since", start.isoformat()])  # fmt: skip
     table = Table(title="shopping events per 5-minute window (serving.event_counts)")
     for column in ("window (UTC)", "events", ""):
         table.add_column(column)

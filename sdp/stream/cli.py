@@ -2,6 +2,7 @@
 
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -65,19 +66,38 @@ def _table(results) -> Table:
 @app.command()
 def status(inventory: InventoryOpt = LOCAL_INVENTORY):
     """The job's state on the master and how far behind Kafka it is; exit 1 if not running."""
-    from sdp.stream.reconcile import reconcile
+    from sdp.stream.reconcile import pending, positions
 
     inv = _inventory(inventory)
     app_info = stream_application(inv)
-    checkpoint, results = reconcile(inv, _spec_topics())
+    kafka, checkpoint = positions(inv, _spec_topics())
     console.print(
         f"application: {app_info['id'] + ' ' + app_info['state'] if app_info else 'not running'}; "
         f"last committed batch: {checkpoint.committed_batch}; "
         f"batch in flight: {'yes' if checkpoint.in_flight else 'no'}; "
-        f"pending records: {sum(r.pending for r in results)}",
+        f"pending records: {pending(kafka, checkpoint)}",
         highlight=False,
     )
     raise typer.Exit(0 if app_info and app_info["state"] == "RUNNING" else 1)
+
+
+def _since(value: str | None) -> datetime | None:
+    """An ISO date-time with a zone, or a time ago: 30m, 2h, 1d."""
+    if value is None:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise typer.BadParameter(
+            f"{value!r} is neither a time ago (30m, 2h, 1d) nor an ISO date-time with a zone",
+            param_hint="--since",
+        )
+    return parsed
 
 
 @app.command("reconcile")
@@ -88,31 +108,39 @@ def reconcile_command(
         float, typer.Option(help="seconds to wait for the stream to catch up first")
     ] = 0,
     topic: Annotated[list[str] | None, typer.Option(help="only these topics")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="only records Kafka received since then: 30m, 2h, 1d or an ISO time"),
+    ] = None,
 ):
-    """Kafka offsets against bronze + dead-letter rows per topic; exit 1 on any mismatch once the
-    stream has caught up, 2 if it has not caught up (within --wait)."""
+    """Kafka offsets against bronze + dead-letter rows per topic (every record Kafka still holds,
+    or those since --since); exit 1 on any mismatch once the stream has caught up, 2 if it has
+    not caught up (within --wait)."""
     from sdp.stream.reconcile import as_json as to_json
-    from sdp.stream.reconcile import reconcile
+    from sdp.stream.reconcile import audit, pending, positions
 
     inv = _inventory(inventory)
     topics = topic or _spec_topics()
     unknown = sorted(set(topics) - set(_spec_topics()))
     if unknown:
         raise _fail(f"--topic {', '.join(unknown)}: not in generator/schemas/topics.yml")
+    start = _since(since)
     deadline = time.monotonic() + wait
-    while True:
-        checkpoint, results = reconcile(inv, topics)
-        caught_up = not checkpoint.in_flight and all(r.pending == 0 for r in results)
+    while True:  # the offsets alone tell whether it caught up; the lake is read once, after
+        kafka, checkpoint = positions(inv, topics, start)
+        behind = pending(kafka, checkpoint)
+        caught_up = not checkpoint.in_flight and behind == 0
         if caught_up or time.monotonic() >= deadline:
             break
         time.sleep(min(5.0, max(0.5, deadline - time.monotonic())))
+    results = audit(inv, kafka, checkpoint)
     if as_json:
         typer.echo(to_json(checkpoint, results))
     else:
         Console(width=140).print(_table(results))
     if not caught_up:
         console.print(
-            f"not caught up: {sum(r.pending for r in results)} record(s) pending"
+            f"not caught up: {behind} record(s) pending"
             + (", a batch in flight" if checkpoint.in_flight else ""),
             highlight=False,
         )

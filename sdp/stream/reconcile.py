@@ -3,13 +3,18 @@ table? Three independent sources: Kafka's offsets, the stream's checkpoint on Mi
 committed), and the rows in the lake (pyiceberg over the same JDBC catalog Spark uses).
 
 Per topic and partition, the processed range is [Kafka's log start, the checkpoint's committed
-end offset). Rows whose offset falls in it are counted: missing = range size − distinct offsets
-landed, duplicates = rows landed − distinct offsets. Records past the committed end are pending.
+end offset), or from the first record Kafka received at or after `since`. Rows whose offset falls
+in it are counted: missing = range size − distinct offsets landed, duplicates = rows landed −
+distinct offsets. Records past the committed end are pending. The lake scan reads only the data
+files whose offset bounds reach into the range, so an audit since a recent time stays cheap on a
+lake holding millions of rows.
 """
 
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import reduce
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +27,7 @@ from sdp.platform.inventory import Inventory
 from sdp.platform.secrets import read_secret
 
 Offsets = dict[str, dict[int, int]]  # topic → partition → offset
+KafkaRanges = dict[str, dict[int, tuple[int, int]]]  # topic → partition → (start, end)
 
 
 @dataclass(frozen=True)
@@ -75,14 +81,17 @@ def lake_settings(inv: Inventory) -> LakeSettings:
     )
 
 
-def kafka_offsets(bootstrap_servers: str, topics: list[str]) -> dict[str, dict[int, tuple]]:
-    """topic → partition → (log start, end) as the brokers report them now."""
+def kafka_offsets(
+    bootstrap_servers: str, topics: list[str], since: datetime | None = None
+) -> KafkaRanges:
+    """topic → partition → (log start, end) as the brokers report them now; with `since`, the
+    start is the first record whose timestamp is at or after it (the end if there is none)."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "sdp-reconcile"})
     try:
         metadata = consumer.list_topics(timeout=15)
-        found: dict[str, dict[int, tuple]] = {}
+        found: KafkaRanges = {}
         for topic in topics:
             partitions = metadata.topics.get(topic)
             if partitions is None or partitions.error is not None:
@@ -91,6 +100,15 @@ def kafka_offsets(bootstrap_servers: str, topics: list[str]) -> dict[str, dict[i
                 p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
                 for p in partitions.partitions
             }
+        if since is not None:
+            ms = int(since.timestamp() * 1000)
+            asked = [TopicPartition(t, p, ms) for t, parts in found.items() for p in parts]
+            for tp in consumer.offsets_for_times(asked, timeout=15):
+                low, high = found[tp.topic][tp.partition]
+                found[tp.topic][tp.partition] = (
+                    max(low, tp.offset if tp.offset >= 0 else high),
+                    high,
+                )
         return found
     finally:
         consumer.close()
@@ -127,13 +145,26 @@ def read_checkpoint(s3, where: StreamLocation) -> Checkpoint:
 LANDED = pa.schema([("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())])
 
 
-def _landed(catalog, table: str, topic_col: str, partition_col: str, offset_col: str) -> pa.Table:
-    """Where in Kafka each row of `table` came from (empty if the stream has not created it)."""
+def in_ranges(kafka: KafkaRanges, topic_col: str, offset_col: str):
+    """A row filter that lets the files' offset bounds leave out the data files holding only
+    records before each topic's lowest start. One term per topic: a filter per partition costs
+    more to apply to the rows than it saves, and `count_in_range` is exact anyway."""
+    from pyiceberg.expressions import AlwaysFalse, And, EqualTo, GreaterThanOrEqual, Or
+
+    lowest = {t: min(low for low, _ in parts.values()) for t, parts in kafka.items() if parts}
+    terms = [And(EqualTo(topic_col, t), GreaterThanOrEqual(offset_col, low))
+             for t, low in lowest.items()]  # fmt: skip
+    return reduce(Or, terms) if terms else AlwaysFalse()
+
+
+def _landed(catalog, table: str, kafka: KafkaRanges, *cols: str) -> pa.Table:
+    """Where in Kafka each row of `table` in the ranges came from (topic, partition and offset
+    columns `cols`; empty if the stream has not created the table)."""
     from pyiceberg.exceptions import NoSuchTableError
 
     try:
         scan = catalog.load_table(table).scan(
-            selected_fields=(topic_col, partition_col, offset_col)
+            row_filter=in_ranges(kafka, cols[0], cols[2]), selected_fields=cols
         )
     except NoSuchTableError:
         return LANDED.empty_table()
@@ -172,29 +203,41 @@ def reconcile_topic(
     return TopicReconciliation(topic, **totals)
 
 
-def reconcile(inv: Inventory, topics: list[str]) -> tuple[Checkpoint, list[TopicReconciliation]]:
+def positions(
+    inv: Inventory, topics: list[str], since: datetime | None = None
+) -> tuple[KafkaRanges, Checkpoint]:
+    """Kafka's ranges and the stream's checkpoint: enough to tell how far behind it is."""
+    kafka = kafka_offsets(kafka_bootstrap(inv), topics, since)
+    return kafka, read_checkpoint(s3_client(inv, s3_endpoint(inv)), StreamLocation.from_role())
+
+
+def pending(kafka: KafkaRanges, checkpoint: Checkpoint) -> int:
+    """Records in Kafka past the last committed batch."""
+    return sum(
+        high - max(low, checkpoint.committed.get(topic, {}).get(p, low))
+        for topic, parts in kafka.items() for p, (low, high) in parts.items()
+    )  # fmt: skip
+
+
+def audit(inv: Inventory, kafka: KafkaRanges, checkpoint: Checkpoint) -> list[TopicReconciliation]:
+    """Each topic of `kafka` against the rows in bronze and the dead-letter table."""
     from pyiceberg.catalog import load_catalog
 
-    lake = lake_settings(inv)
-    s3 = s3_client(inv, lake.s3_endpoint)
-    kafka = kafka_offsets(kafka_bootstrap(inv), topics)
-    checkpoint = read_checkpoint(s3, StreamLocation.from_role())
-    catalog = load_catalog(CATALOG, **pyiceberg_properties(lake))
-    dead = _landed(catalog, "bronze.dead_letter", "kafka_topic", "kafka_partition", "kafka_offset")
+    catalog = load_catalog(CATALOG, **pyiceberg_properties(lake_settings(inv)))
+    dead = _landed(catalog, "bronze.dead_letter", kafka,
+                   "kafka_topic", "kafka_partition", "kafka_offset")  # fmt: skip
     results = []
-    for topic in topics:
+    for topic, ranges in kafka.items():
         if topic == "dead-letter":  # lands in the dead-letter table only
             bronze = dead.slice(0, 0)
         else:
-            bronze = _landed(catalog, f"bronze.{table_name(topic)}", "_kafka_topic",
-                             "_kafka_partition", "_kafka_offset")  # fmt: skip
+            bronze = _landed(catalog, f"bronze.{table_name(topic)}", {topic: ranges},
+                             "_kafka_topic", "_kafka_partition", "_kafka_offset")  # fmt: skip
         topic_dead = dead.filter(pc.equal(dead["topic"], topic))
         results.append(
-            reconcile_topic(
-                topic, kafka[topic], checkpoint.committed.get(topic, {}), bronze, topic_dead
-            )
+            reconcile_topic(topic, ranges, checkpoint.committed.get(topic, {}), bronze, topic_dead)
         )
-    return checkpoint, results
+    return results
 
 
 def as_json(checkpoint: Checkpoint, results: list[TopicReconciliation]) -> str:

@@ -1,9 +1,13 @@
 """Reconciliation arithmetic: processed ranges, missing and duplicated offsets."""
 
+from datetime import UTC, datetime, timedelta
+
 import pyarrow as pa
 import pytest
+import typer
 
-from sdp.stream.reconcile import LANDED, parse_offsets_file, reconcile_topic
+from sdp.stream.cli import _since
+from sdp.stream.reconcile import LANDED, Checkpoint, parse_offsets_file, pending, reconcile_topic
 
 OFFSETS_FILE = """v1
 {"batchWatermarkMs":0,"batchTimestampMs":1732390000000,"conf":{}}
@@ -58,3 +62,17 @@ def test_offsets_below_the_log_start_are_not_counted():
     r = reconcile_topic("t", kafka={0: (10, 12)}, committed={0: 12},
                         bronze=landed((0, 5), (0, 10), (0, 11)), dead=landed())  # fmt: skip
     assert r.ok and r.bronze == 2
+
+
+def test_pending_counts_from_the_committed_end_or_the_start_if_later():
+    checkpoint = Checkpoint(3, {"t": {0: 15, 1: 4}}, in_flight=False)
+    # partition 0: 15..19 pending; partition 1 starts (since) at 6, past the committed end 4
+    assert pending({"t": {0: (10, 20), 1: (6, 9)}}, checkpoint) == 5 + 3
+
+
+def test_since_takes_a_time_ago_or_a_zoned_time_and_names_the_option_otherwise():
+    assert _since("2026-12-05T00:00:00+00:00") == datetime(2026, 12, 5, tzinfo=UTC)
+    assert timedelta(minutes=29) < datetime.now(UTC) - _since("30m") < timedelta(minutes=31)
+    for bad in ("yesterday", "2026-12-05T00:00:00", "5w"):
+        with pytest.raises(typer.BadParameter, match="neither a time ago"):
+            _since(bad)
