@@ -8,12 +8,30 @@ of its logical date, midnight to midnight in the shop's zone; re-running a date 
 date's gold rows, so runs, re-runs and `airflow dags backfill` agree.
 """
 
+import os
+from urllib.parse import quote
+
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, BaseOperatorLink
 from airflow.timetables.interval import CronDataIntervalTimetable
 from sdp_spark import BUCKET_PREFIX, SERVING_JDBC_URL, SPEC, spark_job
 
+from jobs.batch.report import location
+
 ZONE = pendulum.timezone("Asia/Seoul")  # the shop's days and hours
+MINIO_CONSOLE = os.environ.get("SDP_MINIO_CONSOLE_URL", "")
+
+
+class ReportLink(BaseOperatorLink):
+    """The run's report in the MinIO console (its object page: preview, download, share).
+    The worker computes it when the task ends; the UI shows it as a button of the task."""
+
+    name = "Report in MinIO"
+
+    def get_link(self, operator, *, ti_key) -> str:
+        args = operator.application_args  # rendered: the run's day is there
+        bucket, key = location(BUCKET_PREFIX, args[args.index("--date") + 1])
+        return f"{MINIO_CONSOLE}/browser/{quote(bucket, safe='')}/{quote(key, safe='')}"
 
 
 def shop_day(logical_date, dag) -> str:
@@ -24,10 +42,10 @@ def shop_day(logical_date, dag) -> str:
     return logical_date.in_timezone(dag.timezone).strftime("%Y-%m-%d")
 
 
-def spark_task(task_id: str, job: str, doc: str, *more: str):
+def spark_task(task_id: str, job: str, doc: str, *more: str, links=()):
     args = ["--date", "{{ shop_day(logical_date, dag) }}", "--zone", "{{ dag.timezone.name }}",
             "--spec", SPEC, "--bucket-prefix", BUCKET_PREFIX, *more]  # fmt: skip
-    return spark_job(task_id, "batch/daily.py", [job, *args], doc)
+    return spark_job(task_id, "batch/daily.py", [job, *args], doc, links)
 
 
 with DAG(
@@ -72,7 +90,8 @@ with DAG(
         "export_report", "report",
         "The day's HTML page with charts (revenue by hour and category, funnel, top products, "
         "review aspects and keywords, ratings, data quality) to "
-        f"`s3://{BUCKET_PREFIX}gold/reports/daily_analytics/DAY.html`; "
-        "`sdp report get DAY` downloads it.",
+        f"`s3://{'/'.join(location(BUCKET_PREFIX, 'DAY'))}`; the task's link *Report in MinIO* "
+        "opens it in the MinIO console, `sdp report get DAY` downloads it.",
+        links=(ReportLink(),),
     )  # fmt: skip
     quality >> repair >> sales >> reviews >> metrics >> report

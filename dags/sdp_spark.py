@@ -16,10 +16,13 @@ BUCKET_PREFIX = os.environ["SDP_BUCKET_PREFIX"]
 SERVING_JDBC_URL = os.environ["SDP_SERVING_JDBC_URL"]
 
 
-def spark_job(task_id: str, job: str, args: list[str] | str, doc: str) -> SparkSubmitOperator:
+def spark_job(
+    task_id: str, job: str, args: list[str] | str, doc: str, links=()
+) -> SparkSubmitOperator:
     """job: a path under jobs/ (batch/daily.py); args: its command line, templated (a list of
-    templates, or one template that renders to a list in a DAG rendering native objects)."""
-    return SparkSubmitOperator(
+    templates, or one template that renders to a list in a DAG rendering native objects);
+    links: operator links (BaseOperatorLink) the task shows."""
+    task = SparkSubmitOperator(
         task_id=task_id,
         doc_md=doc,
         conn_id="sdp_spark",
@@ -30,3 +33,5 @@ def spark_job(task_id: str, job: str, args: list[str] | str, doc: str) -> SparkS
         # Executors on the workers import the job code from the same place.
         conf={"spark.executorEnv.PYTHONPATH": APP, "spark.sql.shuffle.partitions": "8"},
     )
+    task.operator_extra_links = links
+    return task

@@ -39,6 +39,11 @@ def s3_endpoint(inv: Inventory, address: str | None = None) -> str:
     return f"http://{address}:{settings.platform('minio_api_port')}"
 
 
+def minio_console_url(inv: Inventory) -> str:
+    """MinIO's console, where people browse the buckets (as `sdp_minio_console_url`)."""
+    return f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_console_port')}"
+
+
 def s3_client(inv: Inventory, endpoint: str):
     """S3 with Spark's scoped key (read/write on the platform's buckets only)."""
     import boto3

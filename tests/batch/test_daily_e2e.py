@@ -10,6 +10,8 @@ import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import quote
+from urllib.request import urlopen
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +19,8 @@ from pyiceberg.expressions import In
 
 from jobs.batch import report
 from jobs.streaming.gold import NO_CATEGORY
-from sdp.platform.checks import kafka_bootstrap, serving_connection
+from sdp.platform import settings
+from sdp.platform.checks import kafka_bootstrap, minio_console_url, serving_connection
 from sdp.platform.dag_runs import Airflow
 from tests.batch import olist_csv
 from tests.batch.test_olist import FIXTURE
@@ -124,6 +127,13 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
     assert f"Shop day {day}" in html and html.count("<svg") >= 5
     assert report.number(float(sum(expected.values()))) in html  # the headline's revenue
     assert "every check passed" in html
+    # The run links the page: export_report's button opens it in the MinIO console.
+    links = airflow(f"dags/{DAG}/dagRuns/{run_id}/taskInstances/export_report/links")
+    bucket, key = report.location(settings.platform("sdp_bucket_prefix"), day)
+    link = f"{minio_console_url(platform)}/browser/{bucket}/{quote(key, safe='')}"
+    assert links["extra_links"] == {"Report in MinIO": link}
+    with urlopen(link, timeout=10) as console:  # the console's page (login, then the object)
+        assert b"MinIO Console" in console.read()
 
     # Re-running the date's sales task replaces its rows with the same (alone: the tasks after
     # it would re-run the same way, at some 25 s each of the suite's time).
