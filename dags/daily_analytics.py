@@ -16,8 +16,6 @@ from airflow.sdk import DAG, BaseOperatorLink
 from airflow.timetables.interval import CronDataIntervalTimetable
 from sdp_spark import BUCKET_PREFIX, SERVING_JDBC_URL, SPEC, spark_job
 
-from jobs.batch.report import location
-
 ZONE = pendulum.timezone("Asia/Seoul")  # the shop's days and hours
 MINIO_CONSOLE = os.environ.get("SDP_MINIO_CONSOLE_URL", "")
 
@@ -29,6 +27,10 @@ class ReportLink(BaseOperatorLink):
     name = "Report in MinIO"
 
     def get_link(self, operator, *, ti_key) -> str:
+        # Where the job wrote it; the job code is on the hosts that run DAGs (Spark clients), not
+        # necessarily where the DAG files are only parsed (the role's molecule scenario).
+        from jobs.batch.report import location
+
         args = operator.application_args  # rendered: the run's day is there
         bucket, key = location(BUCKET_PREFIX, args[args.index("--date") + 1])
         return f"{MINIO_CONSOLE}/browser/{quote(bucket, safe='')}/{quote(key, safe='')}"
@@ -90,7 +92,7 @@ with DAG(
         "export_report", "report",
         "The day's HTML page with charts (revenue by hour and category, funnel, top products, "
         "review aspects and keywords, ratings, data quality) to "
-        f"`s3://{'/'.join(location(BUCKET_PREFIX, 'DAY'))}`; the task's link *Report in MinIO* "
+        f"`s3://{BUCKET_PREFIX}gold/reports/daily_analytics/DAY.html`; its link *Report in MinIO* "
         "opens it in the MinIO console, `sdp report get DAY` downloads it.",
         links=(ReportLink(),),
     )  # fmt: skip
