@@ -1,7 +1,9 @@
 """The Iceberg catalog `lake`: JDBC catalog on PostgreSQL, data on MinIO (S3 API).
 
 Spark's JdbcCatalog and pyiceberg's SqlCatalog read and write the same catalog tables, so both
-are configured from one LakeSettings.
+are configured from one LakeSettings. Both use the catalog tables' schema version 1 (a column
+`iceberg_type` telling tables from views): whichever connects first to a catalog of version 0
+adds the column, and rows from before it (NULL) still count as tables on both sides.
 """
 
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ def spark_conf(lake: LakeSettings, jars: list[Path]) -> dict[str, str]:
         f"{prefix}.uri": lake.jdbc_url,
         f"{prefix}.jdbc.user": lake.pg_user,
         f"{prefix}.jdbc.password": lake.pg_password,
+        f"{prefix}.jdbc.schema-version": "V1",
         f"{prefix}.warehouse": lake.warehouse,
         f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
         f"{prefix}.s3.endpoint": lake.s3_endpoint,
@@ -73,6 +76,7 @@ def pyiceberg_properties(lake: LakeSettings) -> dict[str, str]:
             f"@{lake.pg_host}:{lake.pg_port}/{lake.pg_database}"
         ),
         "warehouse": lake.warehouse,
+        "schema_version": "v1",
         "s3.endpoint": lake.s3_endpoint,
         "s3.access-key-id": lake.s3_access_key,
         "s3.secret-access-key": lake.s3_secret_key,

@@ -147,6 +147,7 @@ def test_spark_reads_kafka_writes_iceberg_pyiceberg_reads_back(
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+    from sqlalchemy import text
 
     topic, events = topic_with_events
     # The platform's catalog (its PostgreSQL database and warehouse bucket) with the keys the
@@ -194,6 +195,13 @@ def test_spark_reads_kafka_writes_iceberg_pyiceberg_reads_back(
         finally:
             spark.stop()
 
+        # Both sides on the catalog's schema version 1: Spark's JdbcCatalog typed its row.
+        with catalog.engine.connect() as conn:
+            typed = conn.execute(
+                text("SELECT iceberg_type FROM iceberg_tables WHERE table_namespace = :ns"),
+                {"ns": namespace},
+            ).scalar_one()
+        assert typed == "TABLE"
         rows = catalog.load_table(table_name).scan().to_arrow().to_pylist()
         assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in events)
         assert round(sum(r["price"] for r in rows), 2) == round(sum(e["price"] for e in events), 2)
