@@ -89,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--orphans-older-than-hours", type=float, default=72)
     p.add_argument("--table", action="append", help="only these (repeatable), e.g. lake.gold.x")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.orphans_older_than_hours < 1:
-        p.error("--orphans-older-than-hours below 1 could delete files a running write still adds")
+    if args.orphans_older_than_hours < 24:
+        # Iceberg's procedure refuses it too, but only after a Spark application has started.
+        p.error("--orphans-older-than-hours below 24 could delete files a running write still "
+                "adds (Iceberg's remove_orphan_files refuses it)")  # fmt: skip
     everything = tables(args.spec)
     unknown = set(args.table or []) - everything.keys()
     if unknown:

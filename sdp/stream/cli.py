@@ -1,5 +1,6 @@
 """`sdp stream start|stop|status|reconcile|maintain`: the streaming job of an inventory."""
 
+import re
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -151,6 +152,18 @@ def reconcile_command(
         raise typer.Exit(1)
 
 
+def job_error(output: list[str]) -> str:
+    """What a failed spark-submit of a Python job says went wrong: its usage error, or the
+    exception its traceback ends with (not the JVM's stack traces and logs around it)."""
+    usage = [ln for ln in output if re.match(r"\S+: error: ", ln)]
+    frames = [i for i, ln in enumerate(output) if ln.startswith('  File "')]
+    if frames:
+        after = [ln for ln in output[frames[-1] + 1 :] if ln and not ln[0].isspace()]
+        if after:
+            return after[0]
+    return usage[-1] if usage else "\n".join(output[-40:])
+
+
 @app.command()
 def maintain(
     inventory: InventoryOpt = LOCAL_INVENTORY,
@@ -179,4 +192,6 @@ def maintain(
     for line in lines:
         typer.echo(line)
     if result.returncode != 0:
-        raise _fail(f"maintenance failed:\n{(result.stdout + result.stderr)[-3000:]}")
+        raise _fail(
+            f"maintenance failed: {job_error((result.stdout + result.stderr).splitlines())}"
+        )
