@@ -181,6 +181,11 @@ def count_in_range(rows: pa.Table, partition: int, low: int, end: int) -> tuple[
     return len(offsets), len(pc.unique(offsets))
 
 
+def committed_end(low: int, committed: dict[int, int], partition: int) -> int:
+    """Where a partition's processed range ends: the checkpoint's offset, never below the start."""
+    return max(low, committed.get(partition, low))
+
+
 def reconcile_topic(
     topic: str,
     kafka: dict[int, tuple[int, int]],
@@ -191,7 +196,7 @@ def reconcile_topic(
     both = pa.concat_tables([bronze, dead])
     totals = defaultdict(int)
     for partition, (low, high) in kafka.items():
-        end = max(low, committed.get(partition, low))
+        end = committed_end(low, committed, partition)
         rows, distinct = count_in_range(both, partition, low, end)
         totals["in_kafka"] += high - low
         totals["processed"] += end - low
@@ -214,7 +219,7 @@ def positions(
 def pending(kafka: KafkaRanges, checkpoint: Checkpoint) -> int:
     """Records in Kafka past the last committed batch."""
     return sum(
-        high - max(low, checkpoint.committed.get(topic, {}).get(p, low))
+        high - committed_end(low, checkpoint.committed.get(topic, {}), p)
         for topic, parts in kafka.items() for p, (low, high) in parts.items()
     )  # fmt: skip
 

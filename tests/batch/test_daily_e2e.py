@@ -27,6 +27,7 @@ from tests.batch.test_olist import FIXTURE
 from tests.conftest import needs_container_hosts, sdp
 from tests.streaming.test_stream_e2e import (
     as_messages,
+    between,
     check_gold_revenue,
     generate,
     produce,
@@ -51,7 +52,7 @@ def empty_days(lake, n: int, first: date = FIRST_DAY) -> list[date]:
     while len(found) < n:
         start, end = (midnight(d).astimezone(ZoneInfo("UTC")) for d in (day, day + timedelta(1)))
         rows = silver.scan(
-            row_filter=f"timestamp >= '{start.isoformat()}' and timestamp < '{end.isoformat()}'",
+            row_filter=between("timestamp", start, end),
             selected_fields=("event_id",),
             limit=1,
         ).to_arrow()
