@@ -28,6 +28,7 @@ from jobs.streaming.config import (
     TopicSpec,
 )
 from jobs.streaming.gold import GOLD_FROM_TOPIC, GoldTable, window_start
+from jobs.streaming.metrics import StreamMetrics
 from jobs.streaming.parse import classify, dead_letters, good_rows
 from jobs.streaming.serving import Serving
 from jobs.streaming.tables import BATCH_LOG_SCHEMA
@@ -38,6 +39,14 @@ BATCH_PROPERTY = "sdp.batch-id"
 QUERY_PROPERTY = "sdp.query"
 MICROS_PER_MINUTE = 60 * 1_000_000
 WINDOW_MICROS = WINDOW_MINUTES * MICROS_PER_MINUTE
+
+
+def reason_kind(reason: str) -> Column:
+    """A dead letter's reason without the values it quotes: its first part, up to the first
+    ": " (the field, or the check: "invalid UTF-8", "missing required fields"). A metric label
+    per quoted value would grow without bound."""
+    first = F.substring_index(F.col(reason), "; ", 1)
+    return F.substring_index(first, ": ", 1).alias("kind")
 
 
 def micros(column: Column) -> Column:
@@ -171,10 +180,12 @@ class BatchWriter:
         spec: dict[str, TopicSpec],
         settings: StreamSettings,
         serving: Serving | None,
+        metrics: StreamMetrics | None = None,
     ):
         self.spec = spec
         self.settings = settings
         self.serving = serving
+        self.metrics = metrics
         self._committed: dict[str, int] = {}
         self.watermarks = self._load_watermarks(spark)
 
@@ -336,12 +347,20 @@ class BatchWriter:
                 for topic, (classified, good, _) in results.items()
                 if good < per_topic[topic]
             ]
+            dead_by_reason = {}
             if dead_frames:
                 with watch.phase("dead"):
                     dead = dead_frames[0]
                     for frame in dead_frames[1:]:
                         dead = dead.unionByName(frame)
                     self.append_once(dead, DEAD_LETTER_TABLE, batch_id)
+                    if self.metrics:  # from the cached classified rows: a small job
+                        dead_by_reason = {
+                            (r["intended_topic"], r["kind"]): r["count"]
+                            for r in dead.groupBy("intended_topic", reason_kind("reason"))
+                            .count()
+                            .collect()
+                        }
             finished = datetime.now(UTC)
             log_rows = []
             for topic, (_, good, late) in results.items():
@@ -357,6 +376,10 @@ class BatchWriter:
             with watch.phase("log"):
                 batch_log = spark.createDataFrame(log_rows, BATCH_LOG_SCHEMA)
                 self.append_once(batch_log, BATCH_LOG_TABLE, batch_id)
+            if self.metrics:
+                self.metrics.batch(
+                    {t: (per_topic[t], late) for t, (_, _, late) in results.items()}, dead_by_reason
+                )
             log.info(
                 "batch %s: %s records in %.1f s %s", batch_id, sum(per_topic.values()),
                 (finished - started).total_seconds(), watch.rounded(),

@@ -115,6 +115,7 @@ class StreamSettings:
     query_name: str = "sdp-stream"
     topics: list[str] = field(default_factory=list)  # empty: every topic of the spec
     serving: ServingSettings | None = None
+    metrics_address: str | None = None  # HOST:PORT where the driver serves its metrics
 
     def __post_init__(self):
         for name in ("trigger_seconds", "watermark_minutes", "future_minutes"):

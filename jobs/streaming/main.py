@@ -9,6 +9,7 @@ argparse, not typer: the driver's host has pyspark and nothing else.
 """
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -28,6 +29,7 @@ from jobs.streaming.config import (
     serving_settings,
 )
 from jobs.streaming.gold import GOLD_FROM_TOPIC
+from jobs.streaming.metrics import StreamMetrics
 from jobs.streaming.serving import Serving
 from jobs.streaming.tables import ensure_tables, topic_table_schema
 
@@ -47,6 +49,7 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
     p.add_argument("--starting-offsets", default="earliest", choices=["earliest", "latest"])
     p.add_argument("--query-name", default="sdp-stream")
     p.add_argument("--topics", default="", help="comma-separated; default every spec topic")
+    p.add_argument("--metrics-address", help="HOST:PORT to serve the stream's metrics at")
     add_serving_arguments(p)
     args = p.parse_args(argv)
     try:
@@ -63,6 +66,7 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
             query_name=args.query_name,
             topics=[t for t in args.topics.split(",") if t],
             serving=serving,
+            metrics_address=args.metrics_address,
         )
     except ValueError as exc:
         p.error(str(exc))
@@ -80,7 +84,10 @@ def gold_examples(spark: SparkSession, spec: dict[str, TopicSpec]) -> dict:
 
 
 def start(
-    spark: SparkSession, spec: dict[str, TopicSpec], settings: StreamSettings
+    spark: SparkSession,
+    spec: dict[str, TopicSpec],
+    settings: StreamSettings,
+    metrics: StreamMetrics | None = None,
 ) -> StreamingQuery:
     """Create what is missing (tables, serving tables) and start the query."""
     topics = settings.topics or list(spec)
@@ -111,9 +118,18 @@ def start(
         .writeStream.queryName(settings.query_name)
         .option("checkpointLocation", settings.checkpoint)
         .trigger(processingTime=f"{settings.trigger_seconds} seconds")
-        .foreachBatch(BatchWriter(spark, spec, settings, serving))
+        .foreachBatch(BatchWriter(spark, spec, settings, serving, metrics))
         .start()
     )
+
+
+def update_metrics(metrics: StreamMetrics, query: StreamingQuery) -> None:
+    """The query's last progress into the metrics; a failure here never stops the stream."""
+    try:
+        if (progress := query.lastProgress) is not None:
+            metrics.progress(json.loads(progress.json))
+    except Exception:  # the metrics are a view: the stream is what matters
+        log.warning("stream metrics not updated", exc_info=True)
 
 
 def kafka_metrics_bug(exc: StreamingQueryException) -> bool:
@@ -135,14 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     spark = SparkSession.builder.appName(settings.query_name).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")  # the journal keeps this job's own lines readable
     started_file = os.environ.get("SDP_STREAM_STARTED_FILE")
+    metrics = StreamMetrics(settings.trigger_seconds)
+    if settings.metrics_address:
+        metrics.serve(settings.metrics_address)
     restarts = 0
     while True:
-        query = start(spark, spec, settings)
+        query = start(spark, spec, settings, metrics)
         log.info("query %s started (checkpoint %s)", query.id, settings.checkpoint)
         if started_file:  # systemd's runtime directory: it goes when the unit stops
             Path(started_file).write_text(f"{query.id}\n")
         try:
-            query.awaitTermination()
+            # Progress (rates, offsets) for the metrics every trigger; raises if the query failed.
+            while not query.awaitTermination(settings.trigger_seconds):
+                update_metrics(metrics, query)
             return 0
         except StreamingQueryException as exc:
             # In this JVM, not by systemd: a new JVM costs some 40 s before its first batch.

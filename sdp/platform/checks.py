@@ -3,6 +3,7 @@
 import json
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -63,11 +64,23 @@ def spark_master_state(inv: Inventory) -> dict:
     return _get_json(f"http://{master}:{settings.platform('spark_master_ui_port')}/json/")
 
 
+def prometheus_api(inv: Inventory, path: str, **params: str) -> dict:
+    """The data of a Prometheus HTTP API call (/api/v1/PATH) on the monitoring host."""
+    host = inv.addresses("monitoring")[0]
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    url = f"http://{host}:{settings.platform('prometheus_port')}/api/v1/{path}{query}"
+    return _get_json(url)["data"]
+
+
 def prometheus_targets(inv: Inventory) -> list[dict]:
     """Prometheus' active targets, each with its labels (job, instance) and health."""
-    host = inv.addresses("monitoring")[0]
-    url = f"http://{host}:{settings.platform('prometheus_port')}/api/v1/targets?state=active"
-    return _get_json(url)["data"]["activeTargets"]
+    return prometheus_api(inv, "targets", state="active")["activeTargets"]
+
+
+def prometheus_query(inv: Inventory, expr: str) -> dict[tuple, float]:
+    """An instant PromQL query's vector: {sorted label pairs: value}."""
+    result = prometheus_api(inv, "query", query=expr)["result"]
+    return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in result}
 
 
 def kafka_quorum(inv: Inventory) -> str:

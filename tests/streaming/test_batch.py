@@ -18,13 +18,15 @@ from jobs.streaming.config import (
 )
 from jobs.streaming.gold import EVENT_COUNTS
 from jobs.streaming.main import gold_examples
+from jobs.streaming.metrics import StreamMetrics
 from jobs.streaming.tables import ensure_tables
 from tests.streaming.conftest import encode, event, kafka_rows, values_by_topic
 
-# Measured for the generated batch below (4 topics, 2 bad records): 65 Spark jobs (75 before
-# one job per topic summarised its rows), 12 commits. A change that adds a job or a commit per
+# Measured for the generated batch below (4 topics, 2 bad records): 65-67 Spark jobs (75 before
+# one job per topic summarised its rows; +1 counting dead letters by reason for the metrics),
+# 12 commits. A change that adds a job or a commit per
 # topic or per gold table goes over.
-MAX_JOBS = 67
+MAX_JOBS = 68
 MAX_COMMITS = 12
 
 
@@ -76,7 +78,8 @@ def test_a_batch_lands_every_record_once_within_its_jobs_and_commits(lake, strea
     for topic, values in by_topic.items():
         rows = kafka_rows(spark, topic, values, partition, later)
         kafka = rows if kafka is None else kafka.unionByName(rows)
-    writer = BatchWriter(spark, stream_spec, settings("unit-land"), serving=None)
+    metrics = StreamMetrics(trigger_seconds=5)
+    writer = BatchWriter(spark, stream_spec, settings("unit-land"), serving=None, metrics=metrics)
 
     before = snapshots(spark)
     jobs = run_batch(spark, writer, kafka, 0)
@@ -101,6 +104,13 @@ def test_a_batch_lands_every_record_once_within_its_jobs_and_commits(lake, strea
         "malformed JSON: not a JSON object",
         "price: -1.00 is beyond the minimum 0",
     ]
+    # The driver's metrics: the same counts, dead letters by the field or check that failed.
+    scraped = set(metrics.render().splitlines())
+    assert {
+        'sdp_stream_dead_letters_total{topic="shopping-events",reason="malformed JSON"} 1.0',
+        'sdp_stream_dead_letters_total{topic="shopping-events",reason="price"} 1.0',
+        f'sdp_stream_records_total{{topic="sessions"}} {float(len(by_topic["sessions"]))!r}',
+    } <= scraped, scraped
     by_type = Counter(r["event_type"] for t, _, r in generated if t == "shopping-events")
     assert gold_counts(spark) == by_type
 
