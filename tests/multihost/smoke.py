@@ -187,3 +187,17 @@ def prometheus_targets(inv: Inventory) -> dict[tuple[str, str], str]:
         (t["labels"]["job"], t["labels"]["instance"]): t["health"]
         for t in checks.prometheus_targets(inv)
     }
+
+
+def wait_for_alert(inv: Inventory, name: str, timeout: float) -> list[dict]:
+    """The alert's firing instances once Prometheus fires it (its `for:` included)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alerts = checks.prometheus_api(inv, "alerts")["alerts"]
+        firing = [a for a in alerts if a["labels"]["alertname"] == name and a["state"] == "firing"]
+        if firing:
+            return firing
+        if time.monotonic() > deadline:
+            states = sorted({(a["labels"]["alertname"], a["state"]) for a in alerts})
+            raise AssertionError(f"{name} did not fire within {timeout:.0f} s; alerts: {states}")
+        time.sleep(5)

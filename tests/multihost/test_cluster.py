@@ -118,7 +118,7 @@ def test_scale_in_decommissions_the_worker(cluster, stopwatch):
 def test_a_stopped_broker_and_minio_node_lose_nothing(cluster):
     """Replication and erasure coding for real: with one of three brokers and one of four MinIO
     nodes stopped, acks=all still succeeds, and everything written before and during the outage
-    reads back exactly once and intact."""
+    reads back exactly once and intact; Prometheus alerts on the under-replicated partitions."""
     inv = load_inventory(cluster.inventory_dir)
     assert smoke.kafka_min_insync(inv) == "2"
     run = uuid.uuid4().hex
@@ -137,6 +137,9 @@ def test_a_stopped_broker_and_minio_node_lose_nothing(cluster):
         assert sorted(smoke.kafka_read(inv, run, 2000)) == sorted(f"{run}:{i}" for i in range(2000))
         for key, body in objects.items():
             assert reader.get_object(Bucket=smoke.SMOKE_BUCKET, Key=key)["Body"].read() == body, key
+        # The brokers left lead partitions whose third replica is gone: the alert fires.
+        firing = smoke.wait_for_alert(inv, "KafkaUnderReplicatedPartitions", timeout=240)
+        assert {a["labels"]["instance"] for a in firing} <= set(inv.hosts("kafka_broker")[:2])
     finally:
         for host, unit in stopped.items():
             smoke.ssh(inv, host, f"systemctl start {unit}")
