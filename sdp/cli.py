@@ -5,6 +5,7 @@ import typer
 from generator.cli import register as register_generator
 from sdp.bundle.cli import app as artifacts_app
 from sdp.cluster.cli import app as cluster_app
+from sdp.dashboards.cli import app as dashboards_app
 from sdp.hosts.cli import app as hosts_app
 from sdp.platform.cli import app as platform_app
 from sdp.report.cli import app as report_app
@@ -19,6 +20,7 @@ app.add_typer(platform_app, name="platform")
 app.add_typer(stream_app, name="stream")
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(report_app, name="report")
+app.add_typer(dashboards_app, name="dashboards")
 register_generator(app)
 
 

@@ -30,6 +30,7 @@ SALES_BY_CATEGORY = GoldTable("sales_by_category", ("category",))
 TOP_PRODUCTS = GoldTable("top_products", ("metric", "rank"))
 EVENT_COUNTS = GoldTable("event_counts", ("event_type",))
 SESSION_METRICS = GoldTable("session_metrics", ())
+SEARCH_TERMS = GoldTable("search_terms", ("rank",))
 
 
 def window_start(time: Column) -> Column:
@@ -107,6 +108,25 @@ def session_metrics(sessions: DataFrame) -> DataFrame:
     )
 
 
+def search_terms(searches: DataFrame, n: int = TOP_N) -> DataFrame:
+    """Per window the n most searched queries (as typed, trimmed and lower-cased)."""
+    per_query = (
+        _windowed(searches, "timestamp")
+        .withColumn("query", F.lower(F.trim("query")))
+        .groupBy("window_start", "window_end", "query")
+        .agg(F.count(F.lit(1)).alias("searches"), F.max("timestamp").alias("last_event_time"))
+    )
+    order = Window.partitionBy("window_start").orderBy(F.desc("searches"), "query")
+    return per_query.select(
+        "window_start",
+        "window_end",
+        F.row_number().over(order).alias("rank"),
+        "query",
+        "searches",
+        "last_event_time",
+    ).where(F.col("rank") <= n)
+
+
 def changed_windows(recomputed: DataFrame, gold: DataFrame) -> DataFrame:
     """window_start of each window whose rows recomputed from silver differ from gold's (a row
     more, a row less or another value), bookkeeping columns such as updated_at aside."""
@@ -123,4 +143,5 @@ GOLD_FROM_TOPIC = {
         (EVENT_COUNTS, event_counts),
     ],
     "sessions": [(SESSION_METRICS, session_metrics)],
+    "search-queries": [(SEARCH_TERMS, search_terms)],
 }

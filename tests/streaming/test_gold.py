@@ -78,3 +78,16 @@ def test_session_metrics(spark):
     assert (m.sessions, m.avg_duration_s, m.avg_events, m.conversion_rate, m.bounce_rate) == (
         2, 75.0, 1.5, 0.5, 0.5,
     )  # fmt: skip
+
+
+def test_search_terms_rank_the_most_searched_queries_per_window(spark):
+    rows = [(" Sofa", at(0)), ("sofa", at(1)), ("lamp", at(2)), ("desk", at(3)), ("lamp", at(6))]
+    rows += [(f"q{i:02}", at(4)) for i in range(12)]
+    got = gold.search_terms(spark.createDataFrame(rows, "query string, timestamp timestamp"))
+    first = sorted(
+        (r.rank, r.query, r.searches) for r in got.collect() if r.window_start.minute == 0
+    )
+    # sofa twice (trimmed, lower-cased); ties by query; ten per window
+    assert first[:4] == [(1, "sofa", 2), (2, "desk", 1), (3, "lamp", 1), (4, "q00", 1)]
+    assert len(first) == 10
+    assert [(r.rank, r.query) for r in got.collect() if r.window_start.minute == 5] == [(1, "lamp")]

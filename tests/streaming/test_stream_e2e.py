@@ -7,7 +7,9 @@ offsets are its own even when the platform already holds data of earlier runs.
 
 import json
 import random
+import re
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap, prometheus_query, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY
 from tests.conftest import needs_container_hosts, sdp
@@ -202,32 +205,49 @@ def bad_messages(good: dict) -> dict[str, bytes]:
     }
 
 
-def dead_letter_metrics(inv) -> Counter:
-    """The stream's dead-letter counter in Prometheus per reason (its field or check)."""
-    found = prometheus_query(
-        inv, 'sum by (reason) (sdp_stream_dead_letters_total{topic="shopping-events"})'
-    )
-    return Counter({dict(labels)["reason"]: value for labels, value in found.items()})
+DEAD_LETTER_SAMPLE = re.compile(
+    r'^sdp_stream_dead_letters_total\{topic="shopping-events",reason="([^"]*)"\} (\S+)$', re.M
+)
 
 
-def check_stream_metrics(inv, bad: dict, dead_before: Counter, offsets: list[tuple]) -> None:
-    """Prometheus (job stream) counts each dead letter under its reason's kind, and the stream's
-    offsets reach past the records produced (what the lag is computed from)."""
+def stream_counters(inv) -> tuple[float, Counter]:
+    """The driver's own counters, read from its endpoint: batches, and dead letters of
+    shopping-events per reason (its field or check). Prometheus is not asked for the counts:
+    after a Prometheus restart it still shows, for five minutes, the last values of a driver
+    that has gone, and a new driver's count equal to them would look like no increase."""
+    url = f"http://{inv.addresses('spark_master')[0]}:{settings.platform('stream_metrics_port')}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    batches = re.search(r"^sdp_stream_batches_total (\S+)$", text, re.M)
+    dead = Counter({r: float(n) for r, n in DEAD_LETTER_SAMPLE.findall(text)})
+    return float(batches.group(1)) if batches else 0.0, dead
+
+
+def check_stream_metrics(inv, bad: dict, before: tuple, offsets: list[tuple]) -> None:
+    """The driver counts each dead letter under its reason's kind, Prometheus scrapes them, and
+    the stream's offsets there reach past the records produced (what the lag is computed from)."""
     ends: dict[tuple, int] = {}
     for topic, partition, offset in offsets:
         ends[(topic, str(partition))] = max(ends.get((topic, str(partition)), 0), offset + 1)
     expected = Counter(reason.split(": ")[0] for reason in bad)
     deadline = time.monotonic() + 60  # a scrape every 15 s
     while True:
-        dead = dead_letter_metrics(inv)
+        batches, dead = stream_counters(inv)
+        dead_before = before[1] if batches >= before[0] else Counter()  # a restart resets them
         grown = {kind: dead[kind] - dead_before[kind] - n for kind, n in expected.items()}
+        scraped = prometheus_query(
+            inv, 'sum by (reason) (sdp_stream_dead_letters_total{topic="shopping-events"}) > 0'
+        )
+        unscraped = set(expected) - {dict(labels)["reason"] for labels in scraped}
         stream = prometheus_query(inv, "sdp_stream_offset")
         at = {(dict(k)["topic"], dict(k)["partition"]): v for k, v in stream.items()}
         behind = {tp: (at.get(tp), end) for tp, end in ends.items() if at.get(tp, -1) < end}
-        if (all(n >= 0 for n in grown.values()) and not behind) or time.monotonic() > deadline:
+        done = all(n >= 0 for n in grown.values()) and not unscraped and not behind
+        if done or time.monotonic() > deadline:
             break
         time.sleep(5)
-    assert all(n >= 0 for n in grown.values()), f"dead letters not yet counted: {grown}"
+    assert all(n >= 0 for n in grown.values()), f"dead letters not counted by the driver: {grown}"
+    assert not unscraped, f"not in Prometheus: {unscraped}"
     assert not behind, behind
     lag = prometheus_query(inv, 'sdp_stream:lag_records{topic="shopping-events"}')
     assert lag and all(v >= 0 for v in lag.values()), lag
@@ -241,7 +261,7 @@ def test_events_land_in_bronze_silver_gold_and_serving_bad_ones_in_dead_letter(
     good_event = next(r["value"] for r in produced if r["topic"] == "shopping-events")
     bad = bad_messages(good_event)
     sent = datetime.now(UTC) - timedelta(minutes=1)  # the clocks are the same machine's
-    dead_before = dead_letter_metrics(platform)
+    counters_before = stream_counters(platform)
     offsets = produce(platform, as_messages(produced))
     bad_offsets = produce(platform, [("shopping-events", b"u", v) for v in bad.values()])
 
@@ -249,7 +269,7 @@ def test_events_land_in_bronze_silver_gold_and_serving_bad_ones_in_dead_letter(
     assert all(t["ok"] for t in report["topics"]), report
     assert_exactly_once(lake, produced, offsets)
     check_gold_revenue(lake, serving, produced)
-    check_stream_metrics(platform, bad, dead_before, offsets + bad_offsets)
+    check_stream_metrics(platform, bad, counters_before, offsets + bad_offsets)
 
     dead = lake.load_table("bronze.dead_letter").scan(
         row_filter=between("ingest_time", sent, datetime.now(UTC))
