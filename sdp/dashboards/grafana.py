@@ -74,23 +74,23 @@ def prom(expr: str, legend: str = "") -> prometheus.Dataquery:
 
 
 def _with_targets(panel, queries: Iterable):
-    for ref, query in zip("ABCDEFGH", queries, strict=False):
-        panel = panel.with_target(query.ref_id(ref))
+    """The queries as the panel's targets A, B, ..., from the datasource of the first."""
+    queries = list(queries)
+    panel = panel.datasource(SERVING if isinstance(queries[0], Sql) else PROMETHEUS)
+    for number, query in enumerate(queries):
+        panel = panel.with_target(query.ref_id(chr(ord("A") + number)))
     return panel
 
 
 def graph(title: str, unit: str, *queries, w: int = 12, h: int = 8, stacked=False):
     panel = timeseries.Panel().title(title).unit(unit).span(w).height(h)
-    panel = panel.datasource(SERVING if isinstance(queries[0], Sql) else PROMETHEUS)
     if stacked:
         panel = panel.stacking(StackingConfig().mode(StackingMode.NORMAL)).fill_opacity(40)
     return _with_targets(panel, queries)
 
 
 def single(title: str, unit: str, query, w: int = 6, h: int = 4):
-    panel = stat.Panel().title(title).unit(unit).span(w).height(h)
-    panel = panel.datasource(SERVING if isinstance(query, Sql) else PROMETHEUS)
-    return _with_targets(panel, [query])
+    return _with_targets(stat.Panel().title(title).unit(unit).span(w).height(h), [query])
 
 
 def grid(title: str, query: Sql, w: int = 12, h: int = 8):
@@ -130,10 +130,7 @@ def node_overview():
             graph(
                 "CPU busy",
                 "percentunit",
-                prom(
-                    cpu_busy(f",{on}"),
-                    "busy",
-                ),
+                prom(cpu_busy(f",{on}"), "busy"),
                 w=6,
             )
         )
@@ -176,11 +173,11 @@ def node_overview():
                 "Network",
                 "Bps",
                 prom(
-                    f'rate(node_network_receive_bytes_total{{device!="lo",{on}}}[{RATE}])',
+                    rate(f'node_network_receive_bytes_total{{device!="lo",{on}}}'),
                     "in {{device}}",
                 ),
                 prom(
-                    f'rate(node_network_transmit_bytes_total{{device!="lo",{on}}}[{RATE}])',
+                    rate(f'node_network_transmit_bytes_total{{device!="lo",{on}}}'),
                     "out {{device}}",
                 ),
                 w=4,
@@ -252,7 +249,7 @@ def realtime_sales():
             graph(
                 "Records per second through the stream, by topic",
                 "rps",
-                prom(f"sum by (topic) (rate(sdp_stream_records_total[{RATE}]))", "{{topic}}"),
+                prom(f"sum by (topic) ({rate('sdp_stream_records_total')})", "{{topic}}"),
                 w=24,
             )
         )
@@ -311,7 +308,7 @@ def pipeline():
                 "Dead letters per second, by reason",
                 "rps",
                 prom(
-                    f"sum by (topic, reason) (rate(sdp_stream_dead_letters_total[{RATE}]))",
+                    f"sum by (topic, reason) ({rate('sdp_stream_dead_letters_total')})",
                     "{{topic}}: {{reason}}",
                 ),
             )
@@ -330,7 +327,7 @@ def pipeline():
             graph(
                 "Records per second landed by the stream, by topic",
                 "rps",
-                prom(f"sum by (topic) (rate(sdp_stream_records_total[{RATE}]))", "{{topic}}"),
+                prom(f"sum by (topic) ({rate('sdp_stream_records_total')})", "{{topic}}"),
             )
         )
     )
@@ -419,7 +416,7 @@ def services():
                 "Commits per second",
                 "ops",
                 prom(
-                    f'rate(pg_stat_database_xact_commit{{datname!~"template.*"}}[{RATE}])',
+                    rate('pg_stat_database_xact_commit{datname!~"template.*"}'),
                     "{{datname}}",
                 ),
                 w=8,
@@ -438,7 +435,7 @@ def services():
             graph(
                 "Scheduler heartbeats per second",
                 "ops",
-                prom(f"rate(airflow_scheduler_heartbeat[{RATE}])", "heartbeat"),
+                prom(rate("airflow_scheduler_heartbeat"), "heartbeat"),
             )
         )
         .with_panel(
