@@ -42,6 +42,19 @@ def kafka_tarball() -> dict:
     return _entries([index()["kafka_tarball"]])[0]
 
 
+def tarball(component: str) -> list[dict]:
+    """A tarball component's file as [{path, name, sha256}], or [] for an optional one this bundle
+    lacks: the build adds it only when given one (GRAFANA_TARBALL=FILE or --source upstream) that
+    the lock has, so a bundle, lock or index without it means a platform without it."""
+    optional = load_manifest()[component].get("optional")  # a typo: ManifestError
+    path = index().get("tarballs", {}).get(component)
+    if path and load_lock().get(path) and (bundle_dir() / path).is_file():
+        return _entries([path])
+    if not optional:
+        raise LockError(f"the bundle has no tarball of {component}; run `make artifacts`")
+    return []
+
+
 def jars(*components: str) -> list[dict]:
     found = index()["jars"]
     missing = [c for c in components if c not in found]

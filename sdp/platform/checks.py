@@ -1,5 +1,6 @@
 """`make status`: use every service for real, from the control node, and say what is down."""
 
+import base64
 import json
 import subprocess
 import time
@@ -235,6 +236,33 @@ def prometheus(inv: Inventory) -> str:
     return f"{len(targets)} target(s) up, {len(nodes)} host(s)"
 
 
+def grafana(inv: Inventory) -> str:
+    """Healthy, and every dashboard of monitoring/dashboards/grafana provisioned (optional in the
+    bundle: without it the role installs nothing, and that is no failure)."""
+    from sdp.bundle.served import tarball
+    from sdp.dashboards.cli import GRAFANA_DIR
+
+    if not tarball("grafana"):
+        return "not in the bundle"
+    if not inv.hosts("monitoring"):
+        return "no monitoring host in the inventory"
+    url = f"http://{inv.addresses('monitoring')[0]}:{settings.platform('grafana_port')}"
+    health = _get_json(f"{url}/api/health")
+    if health.get("database") != "ok":
+        raise RuntimeError(f"its database is {health.get('database')}")
+    login = f"{settings.role('grafana', 'grafana_admin_user')}:" + read_secret(
+        inv.cluster_name, "grafana-admin-password"
+    )
+    headers = {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()}
+    request = urllib.request.Request(f"{url}/api/search?type=dash-db&limit=5000", headers=headers)
+    with urllib.request.urlopen(request, timeout=15) as response:
+        found = {d["uid"] for d in json.load(response)}
+    expected = {json.loads(p.read_text())["uid"] for p in GRAFANA_DIR.glob("*.json")}
+    if expected - found:
+        raise RuntimeError(f"dashboards not provisioned: {', '.join(sorted(expected - found))}")
+    return f"healthy, {len(expected)} dashboards provisioned"
+
+
 def airflow_url(inv: Inventory) -> str:
     return f"http://{inv.addresses('airflow')[0]}:{settings.platform('airflow_api_port')}"
 
@@ -292,6 +320,7 @@ CHECKS: dict[str, Callable[[Inventory], str]] = {
     "stream": stream,
     "airflow": airflow,
     "prometheus": prometheus,
+    "grafana": grafana,
 }
 
 

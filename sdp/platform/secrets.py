@@ -17,6 +17,12 @@ SECRETS: dict[str, int | None] = {
     "postgres-iceberg": 32,
     "postgres-airflow": 32,
     "postgres-serving": 32,
+    "postgres-dashboards": 32,  # reads the serving schema for Superset and Grafana
+    "postgres-superset": 32,
+    "superset-admin-password": 24,
+    "superset-secret-key": 48,
+    "grafana-admin-password": 24,
+    "grafana-secret-key": 48,  # encrypts Grafana's datasource passwords
     "airflow-admin-password": 24,
     "airflow-api-secret-key": 48,
     "airflow-jwt-secret": 48,

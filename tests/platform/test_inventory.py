@@ -66,4 +66,4 @@ def test_the_local_inventory_puts_every_role_on_one_host():
 def test_control_node_reads_ports_and_databases_from_the_roles():
     assert settings.platform("kafka_broker_port") == 9092
     names = [db["name"] for db in settings.role("postgres", "postgres_databases")]
-    assert names == ["iceberg_catalog", "airflow", "serving"]
+    assert names == ["iceberg_catalog", "airflow", "serving", "superset"]

@@ -2,6 +2,8 @@
 
     query('sdp', 'version', 'kafka')       -> ['4.3.1']
     lookup('sdp', 'kafka_tarball')         -> {path, name, sha256}
+    query('sdp', 'tarball', 'grafana')     -> [{path, name, sha256}], or [] when the bundle has
+                                              none of this optional component
     lookup('sdp', 'binary', 'minio')       -> {path, name, sha256}
     query('sdp', 'jars', 'iceberg', ...)   -> [{path, name, sha256}, ...]
     query('sdp', 'wheels', 'spark')        -> [{path, name, sha256}, ...]
@@ -45,6 +47,7 @@ def _job_sources() -> list[dict]:
 KINDS = {
     "version": lambda name: [served.version(name)],
     "kafka_tarball": lambda: [served.kafka_tarball()],
+    "tarball": served.tarball,
     "binary": lambda name: [served.binary(name)],
     "jars": served.jars,
     "wheels": served.wheels,
