@@ -263,35 +263,68 @@ def grafana(inv: Inventory) -> str:
     return f"healthy, {len(expected)} dashboards provisioned"
 
 
+def superset_url(inv: Inventory) -> str:
+    return f"http://{inv.addresses('monitoring')[0]}:{settings.platform('superset_port')}"
+
+
+def superset_token(inv: Inventory) -> str:
+    """A JWT for Superset's REST API, as the admin the role created."""
+    login = {
+        "username": settings.role("superset", "superset_admin_user"),
+        "password": read_secret(inv.cluster_name, "superset-admin-password"),
+        "provider": "db",
+    }
+    return json_request(f"{superset_url(inv)}/api/v1/security/login", method="POST", body=login)[
+        "access_token"
+    ]
+
+
+def superset(inv: Inventory) -> str:
+    """Answering, the admin logs in, and every dashboard of sdp/dashboards/superset.py is there."""
+    from sdp.dashboards.superset import DASHBOARDS
+
+    if not inv.hosts("monitoring"):
+        return "no monitoring host in the inventory"
+    with urllib.request.urlopen(f"{superset_url(inv)}/health", timeout=5) as response:
+        if response.read() != b"OK":
+            raise RuntimeError("/health does not answer OK")
+    listed = json_request(
+        f"{superset_url(inv)}/api/v1/dashboard/?q=(page_size:100)", superset_token(inv)
+    )
+    missing = {d.slug for d in DASHBOARDS} - {d["slug"] for d in listed["result"]}
+    if missing:
+        raise RuntimeError(f"dashboards not imported: {', '.join(sorted(missing))}")
+    return f"healthy, the admin logs in, {len(DASHBOARDS)} dashboards"
+
+
 def airflow_url(inv: Inventory) -> str:
     return f"http://{inv.addresses('airflow')[0]}:{settings.platform('airflow_api_port')}"
 
 
 def airflow_token(inv: Inventory) -> str:
     """A JWT for Airflow's REST API, as the admin the role created."""
-    body = json.dumps({
+    login = {
         "username": settings.role("airflow", "airflow_admin_user"),
         "password": read_secret(inv.cluster_name, "airflow-admin-password"),
-    }).encode()  # fmt: skip
-    request = urllib.request.Request(
-        f"{airflow_url(inv)}/auth/token", body, {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return json.load(response)["access_token"]
+    }
+    return json_request(f"{airflow_url(inv)}/auth/token", method="POST", body=login)["access_token"]
 
 
-def airflow_api(inv: Inventory, path: str, token: str, method: str = "GET", body=None):
-    """/api/v2/PATH with a token from airflow_token; `body` is sent as JSON."""
-    headers = {"Authorization": f"Bearer {token}"}
+def json_request(url: str, token: str | None = None, method: str = "GET", body=None):
+    """A JSON API's answer to METHOD url, with a bearer token; `body` is sent as JSON."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     data = None
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(
-        f"{airflow_url(inv)}/api/v2/{path}", data, headers, method=method
-    )
+    request = urllib.request.Request(url, data, headers, method=method)
     with urllib.request.urlopen(request, timeout=15) as response:
         return json.load(response)
+
+
+def airflow_api(inv: Inventory, path: str, token: str, method: str = "GET", body=None):
+    """/api/v2/PATH with a token from airflow_token."""
+    return json_request(f"{airflow_url(inv)}/api/v2/{path}", token, method, body)
 
 
 def airflow(inv: Inventory) -> str:
@@ -320,6 +353,7 @@ CHECKS: dict[str, Callable[[Inventory], str]] = {
     "stream": stream,
     "airflow": airflow,
     "prometheus": prometheus,
+    "superset": superset,
     "grafana": grafana,
 }
 

@@ -1,9 +1,12 @@
 """Every query of every Grafana dashboard, run against the live Prometheus and PostgreSQL while
 the generator and the stream run: each must return data. The list of what ran, with the
-number of series or rows each returned, goes to $SDP_CACHE/work/reports/dashboard-queries.txt."""
+number of series or rows each returned, goes to $SDP_CACHE/work/reports/dashboard-queries.txt.
+Every Superset dashboard, opened in a headless Chromium at the same time: each chart must draw
+its data; the screenshots go to $SDP_CACHE/work/reports/superset-SLUG.png."""
 
 import json
 import re
+import shutil
 import time
 from datetime import UTC, datetime
 
@@ -11,9 +14,17 @@ import pytest
 
 from sdp.dashboards.cli import GRAFANA_DIR
 from sdp.dashboards.grafana import DASHBOARDS, PROMETHEUS, queries
+from sdp.dashboards.superset import DASHBOARDS as SUPERSET
 from sdp.paths import work_dir
-from sdp.platform.checks import kafka_bootstrap, prometheus_query, serving_connection
+from sdp.platform import settings
+from sdp.platform.checks import (
+    kafka_bootstrap,
+    prometheus_query,
+    serving_connection,
+    superset_url,
+)
 from sdp.platform.inventory import LOCAL_INVENTORY
+from sdp.platform.secrets import read_secret
 from tests.conftest import needs_container_hosts, sdp
 
 pytestmark = [pytest.mark.integration, needs_container_hosts]
@@ -75,3 +86,89 @@ def test_every_panel_query_returns_data(traffic):
     report.write_text("dashboard | panel | datasource | series or rows | query\n" + "\n".join(ran))
     assert len(ran) >= 40, ran
     assert not empty, "queries without data:\n" + "\n".join(empty)
+
+
+# Superset: what a user sees. The dashboards are opened in a headless Chromium (Debian's, driven
+# by its chromium-driver) as the admin; each chart must have drawn its data.
+CHART = ".dashboard-component-chart-holder"
+# What Superset writes in a chart that failed or found nothing.
+CHART_TROUBLE = re.compile(r"No results|Unexpected error|error|Error", re.S)
+OLIST_TABLES = sorted({c.dataset.name for c in SUPERSET[1].charts})
+
+
+@pytest.fixture(scope="module")
+def browser(traffic):
+    """Chromium logged in to Superset with the admin's generated password, as a user does."""
+    if not shutil.which("chromedriver"):
+        pytest.skip("needs Debian's chromium and chromium-driver (make prereqs)")
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1600,1200"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options, webdriver.ChromeService(shutil.which("chromedriver")))
+    driver.implicitly_wait(0)
+    try:
+        driver.get(f"{superset_url(traffic)}/login/")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "username"))
+        driver.find_element(By.ID, "username").send_keys(
+            settings.role("superset", "superset_admin_user")
+        )
+        password = driver.find_element(By.ID, "password")
+        password.send_keys(read_secret(traffic.cluster_name, "superset-admin-password"))
+        password.send_keys(Keys.ENTER)
+        WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def chart_states(driver) -> dict[str, str]:
+    """Each chart's title → 'loading', 'drawn' or what went wrong."""
+    from selenium.webdriver.common.by import By
+
+    states = {}
+    for holder in driver.find_elements(By.CSS_SELECTOR, CHART):
+        text = holder.text
+        title = text.split("\n", 1)[0]
+        if holder.find_elements(By.CSS_SELECTOR, '[aria-label="Loading"], .loading'):
+            states[title] = "loading"
+        elif trouble := CHART_TROUBLE.search(text.split("\n", 1)[-1]):
+            states[title] = f"{trouble.group(0)}: {text[:300]!r}"
+        elif (
+            holder.find_elements(By.CSS_SELECTOR, "canvas, svg, tbody tr")
+            or len(text.split("\n")) > 1
+        ):
+            states[title] = "drawn"
+        else:
+            states[title] = "loading"
+    return states
+
+
+@pytest.mark.parametrize("dashboard", SUPERSET, ids=lambda d: d.slug)
+def test_superset_dashboard_draws_every_chart(browser, traffic, dashboard):
+    if dashboard.slug == "olist":
+        with serving_connection(traffic) as conn:
+            count = "SELECT count(*) FROM serving.{}"
+            empty = [t for t in OLIST_TABLES if not conn.execute(count.format(t)).fetchone()[0]]
+        if empty:
+            pytest.skip(f"serving.{empty[0]} is empty: tests/batch/test_olist.py fills it")
+    browser.get(f"{superset_url(traffic)}/superset/dashboard/{dashboard.slug}/?standalone=1")
+    expected = {chart.title for chart in dashboard.charts}
+    states: dict[str, str] = {}
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        states = chart_states(browser)
+        if set(states) >= expected and "loading" not in states.values():
+            break
+        time.sleep(2)
+    shot = work_dir() / "reports" / f"superset-{dashboard.slug}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(shot))
+    assert set(states) >= expected, f"charts missing from the page: {expected - set(states)}"
+    failed = {title: state for title, state in states.items() if state != "drawn"}
+    assert not failed, f"{dashboard.slug} (screenshot {shot}): {failed}"
