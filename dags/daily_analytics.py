@@ -5,7 +5,8 @@
 
 Each task is a Spark job of jobs/batch/daily.py (sdp_spark.py submits it). A run covers the day
 of its logical date, midnight to midnight in the shop's zone; re-running a date replaces that
-date's gold rows, so runs, re-runs and `airflow dags backfill` agree.
+date's gold rows (and their copies in PostgreSQL's serving schema, which Superset's Daily analytics
+dashboard reads), so runs, re-runs and `airflow dags backfill` agree.
 """
 
 import os
@@ -45,8 +46,10 @@ def shop_day(logical_date, dag) -> str:
 
 
 def spark_task(task_id: str, job: str, doc: str, *more: str, links=()):
+    # Every task's gold tables get their serving copy (the dashboards' Daily analytics).
     args = ["--date", "{{ shop_day(logical_date, dag) }}", "--zone", "{{ dag.timezone.name }}",
-            "--spec", SPEC, "--bucket-prefix", BUCKET_PREFIX, *more]  # fmt: skip
+            "--spec", SPEC, "--bucket-prefix", BUCKET_PREFIX,
+            "--serving-jdbc-url", SERVING_JDBC_URL, *more]  # fmt: skip
     return spark_job(task_id, "batch/daily.py", [job, *args], doc, links)
 
 
@@ -72,7 +75,6 @@ with DAG(
         "repair_gold_windows", "repair",
         "The stream's 5-minute gold windows of the day recomputed from silver; those late events "
         "changed after the stream closed them are replaced, in the lake and in serving.",
-        "--serving-jdbc-url", SERVING_JDBC_URL,
     )  # fmt: skip
     sales = spark_task(
         "aggregate_daily_sales", "sales",

@@ -6,8 +6,10 @@
 
 Each reads the day from silver (and bronze and the dead letters for `quality`) and replaces the
 day's rows of its gold tables in one commit, so a re-run of a date gives the same rows and a
-backfill fills any day. `repair` upserts the stream's gold windows of the day that late events
-changed (and their serving copies, the password from SDP_SERVING_PASSWORD). `quality` fails
+backfill fills any day; with --serving-jdbc-url (the password from SDP_SERVING_PASSWORD) the same
+rows replace the day's in the table of that name in PostgreSQL's serving schema, for the
+dashboards. `repair` upserts the stream's gold windows of the day that late events changed (and
+their serving copies). `quality` fails
 (exit 1) on any check that does not pass, naming it and its numbers; the results are written
 first. argparse: the driver has pyspark and nothing else.
 """
@@ -86,11 +88,17 @@ class Batch:
         return rows.where(self.day.contains(F.col(table.time)))
 
     def replace_day(self, fqn: str, rows: DataFrame) -> None:
-        """The day's rows of a gold table replaced by `rows` in one commit (created if missing)."""
+        """The day's rows of a gold table replaced by `rows` in one commit (created if missing),
+        and in its serving copy (the dashboards' Daily analytics) when the job has one."""
         rows = rows.select(F.lit(self.day.day).alias("day"), *rows.columns)
+        of_day = F.col("day") == F.lit(self.day.day)
         replace_rows(self.spark, fqn, rows, table_location(self.bucket_prefix, *fqn.split(".")[1:]),
-                     ["day"], SORT[fqn], F.col("day") == F.lit(self.day.day))  # fmt: skip
+                     ["day"], SORT[fqn], of_day)  # fmt: skip
         log.info("%s: %s replaced", fqn, self.day)
+        if self.serving is not None:
+            name = fqn.rsplit(".", 1)[-1]
+            served = self.serving.replace(name, self.spark.table(fqn).where(of_day), self.day.day)
+            log.info("serving.%s: %s, %d rows", name, self.day, served)
 
     def quality(self) -> None:
         bronze = self._layer(EVENTS_TOPIC, "bronze")
@@ -197,7 +205,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=reviews.LEXICON,
         help="sentiment lexicon (TSV, see jobs/batch/review_lexicon.tsv)",
     )
-    add_serving_arguments(p)  # `repair` upserts the windows it replaces there too
+    add_serving_arguments(p)  # gold's serving copies; `repair` upserts the windows it replaces
     args = p.parse_args(argv)
     try:
         args.day = Day.parse(args.date, args.zone)

@@ -6,6 +6,8 @@ host has no Python database client). Rows travel as one JSON array per table and
 replayed batch rewrite the same rows.
 """
 
+from datetime import date
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -30,7 +32,7 @@ def _pg_type(data_type: T.DataType) -> str:
 
 
 def create_table_sql(schema_name: str, name: str, schema: T.StructType, key: list[str]) -> str:
-    columns = [f"{f.name} {_pg_type(f.dataType)}" for f in schema]
+    columns = [f'"{f.name}" {_pg_type(f.dataType)}' for f in schema]  # quoted: `check` is a keyword
     columns.append("served_at timestamptz NOT NULL DEFAULT clock_timestamp()")
     if key:
         columns.append(f"PRIMARY KEY ({', '.join(key)})")
@@ -39,7 +41,7 @@ def create_table_sql(schema_name: str, name: str, schema: T.StructType, key: lis
 
 def insert_sql(schema_name: str, name: str, schema: T.StructType) -> str:
     """INSERT of the rows of one JSON array parameter, typed by the table's own columns."""
-    names = ", ".join(f.name for f in schema)
+    names = ", ".join(f'"{f.name}"' for f in schema)
     target = f"{schema_name}.{name}"
     return (
         f"INSERT INTO {target} ({names}) "
@@ -104,9 +106,10 @@ class Serving:
             return 0
         return self.execute(upsert_sql(self._settings.schema, table, rows.schema), payload)
 
-    def replace(self, name: str, rows: DataFrame) -> int:
+    def replace(self, name: str, rows: DataFrame, day: date | None = None) -> int:
         """Table `name` (created from the rows' schema if missing) holds `rows` (a batch job's
-        result, small) and nothing else, in one transaction; returns how many rows it holds."""
+        result, small) in place of what it held, in one transaction; returns how many rows were
+        written. With `day`, only the rows of that day (column `day`) are replaced."""
         schema = self._settings.schema
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         self.execute(create_table_sql(schema, name, rows.schema, []))
@@ -114,7 +117,10 @@ class Serving:
         connection = self._connect()
         connection.setAutoCommit(False)
         try:
-            self.execute(f"DELETE FROM {schema}.{name}")
+            if day is None:
+                self.execute(f"DELETE FROM {schema}.{name}")
+            else:
+                self.execute(f"DELETE FROM {schema}.{name} WHERE day = CAST(? AS date)", str(day))
             written = self.execute(insert_sql(schema, name, rows.schema), payload)
             connection.commit()
         except Exception:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pyiceberg.expressions import In
 
-from jobs.batch import report
+from jobs.batch import daily, report
 from jobs.streaming.gold import NO_CATEGORY
 from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap, minio_console_url, serving_connection
@@ -120,6 +120,14 @@ def test_a_generated_day_gives_its_revenue_and_a_rerun_the_same_rows(
     assert aspects and all(r["mentions"] == r["positive"] + r["negative"] + r["neutral"]
                            for r in aspects)  # fmt: skip
     assert sum(r["reviews"] for r in gold(lake, "daily_product_ratings", day)) == ratings.total()
+    # Each gold table's day, copied to serving for the dashboards (Superset's Daily analytics).
+    with serving_connection(platform) as serving:
+        for table in sorted(daily.SORT):
+            name = table.rsplit(".", 1)[-1]
+            count = f"SELECT count(*) FROM serving.{name} WHERE day = %s"
+            assert serving.execute(count, (day,)).fetchone()[0] == len(gold(lake, name, day)), name
+        served = "SELECT category, revenue FROM serving.daily_sales WHERE day = %s"
+        assert dict(serving.execute(served, (day,)).fetchall()) == dict(expected)
     # The page export_report wrote to MinIO, as a user downloads it.
     page = tmp_path / "report.html"
     got = sdp("report", "get", str(day), "-o", str(page))
