@@ -40,6 +40,11 @@ class Dataset:
         return _uuid("dataset", self.name)
 
     @property
+    def sources(self) -> set[str]:
+        """The serving tables it reads."""
+        return set(re.findall(rf"{SCHEMA}\.(\w+)", self.sql)) if self.sql else {self.name}
+
+    @property
     def time_column(self) -> str | None:
         return next((c for c, t in self.columns.items() if t in TIME_TYPES), None)
 
@@ -211,14 +216,18 @@ def over_time(x_axis: str, metric: str, groupby: list[str], time_range: list[dic
     """The params of an ECharts time series: one line or stacked bar per group."""
     return {"x_axis": x_axis, "metrics": [metric], "groupby": groupby, "adhoc_filters": time_range,
             "row_limit": 10000, "show_legend": True, "rich_tooltip": True,
-            "truncate_metric": True, "stack": "Stack" if groupby else None}  # fmt: skip
+            "truncate_metric": True, "stack": "Stack" if groupby else None,
+            # A window between empty ones is a point with no line to it: draw the points.
+            "markerEnabled": True, "markerSize": 4}  # fmt: skip
 
 
-def by_category(x_axis: str, metric: str, row_limit: int = 30) -> dict:
-    """The params of bars over a category (not time), largest first."""
-    return {"x_axis": x_axis, "metrics": [metric], "groupby": [], "adhoc_filters": [],
-            "x_axis_sort": metric, "x_axis_sort_asc": False, "row_limit": row_limit,
-            "truncate_metric": True, "show_legend": False}  # fmt: skip
+def by_category(x_axis: str, *metrics: str, row_limit: int = 30, sort: str | None = None) -> dict:
+    """The params of bars over a category (not time): largest first, or in the order of column
+    `sort`; several metrics are stacked."""
+    return {"x_axis": x_axis, "metrics": list(metrics), "groupby": [], "adhoc_filters": [],
+            "x_axis_sort": sort or metrics[0], "x_axis_sort_asc": sort is not None,
+            "row_limit": row_limit, "truncate_metric": True, "show_legend": len(metrics) > 1,
+            "stack": "Stack" if len(metrics) > 1 else None}  # fmt: skip
 
 
 def table(columns: list[str], order_by: str, ascending: bool = True) -> dict:
@@ -276,6 +285,57 @@ OLIST_LEAD_TIMES = Dataset(
     {"status": TEXT, "orders": BIGINT, "avg_days": DOUBLE, "p50_days": DOUBLE, "p90_days": DOUBLE},
 )
 
+
+# Daily analytics: the daily batch's gold tables (jobs/batch/daily.py), each day's rows copied to
+# serving. Most charts show the newest day there.
+def latest_day(table: str, columns: dict[str, str], metrics: dict[str, str]) -> Dataset:
+    return Dataset(
+        f"{table}_latest",
+        columns,
+        metrics,
+        sql=f"SELECT {', '.join(columns)} FROM serving.{table} "
+        f"WHERE day = (SELECT max(day) FROM serving.{table})",
+    )
+
+
+DAILY_SALES = Dataset(
+    "daily_sales",
+    {"day": DATE, "category": TEXT, "orders": BIGINT, "revenue": NUMERIC, "buyers": BIGINT},
+    {"revenue": "SUM(revenue)"},
+)
+DAILY_SALES_LATEST = latest_day("daily_sales", DAILY_SALES.columns, DAILY_SALES.metrics)
+DAILY_HOURLY = latest_day(
+    "daily_hourly_sales", {"hour": INT, "orders": BIGINT, "revenue": NUMERIC},
+    {"revenue": "SUM(revenue)"},
+)  # fmt: skip
+DAILY_FUNNEL = Dataset(
+    "daily_funnel_latest",
+    {"step": INT, "stage": TEXT, "shoppers": BIGINT},
+    {"shoppers": "SUM(shoppers)"},
+    sql="WITH latest AS (SELECT * FROM serving.daily_funnel "
+    "WHERE day = (SELECT max(day) FROM serving.daily_funnel)) "
+    "SELECT 1 AS step, 'view' AS stage, sum(views) AS shoppers FROM latest "
+    "UNION ALL SELECT 2, 'add to cart', sum(carts) FROM latest "
+    "UNION ALL SELECT 3, 'purchase', sum(purchases) FROM latest",
+)
+DAILY_ASPECTS = latest_day(
+    "daily_review_aspects",
+    {"aspect": TEXT, "mentions": BIGINT, "positive": BIGINT, "negative": BIGINT,
+     "neutral": BIGINT},
+    {"positive": "SUM(positive)", "negative": "SUM(negative)", "neutral": "SUM(neutral)"},
+)  # fmt: skip
+DAILY_RATINGS = latest_day(
+    "daily_ratings", {"rating": BIGINT, "reviews": BIGINT}, {"reviews": "SUM(reviews)"}
+)
+DAILY_METRICS = latest_day("daily_metrics", {"metric": TEXT, "value": DOUBLE}, {})
+# `check` is an SQL keyword, which Superset's queries do not quote: renamed.
+DAILY_QUALITY = Dataset(
+    "dq_results_latest",
+    {"quality_check": TEXT, "observed": DOUBLE, "threshold": DOUBLE, "passed": "BOOLEAN"},
+    sql='SELECT "check" AS quality_check, observed, threshold, passed FROM serving.dq_results '
+    "WHERE day = (SELECT max(day) FROM serving.dq_results)",
+)
+
 DASHBOARDS = [
     Dashboard(
         "Live sales",
@@ -290,6 +350,7 @@ DASHBOARDS = [
                         "metric": "revenue",
                         "adhoc_filters": live_range("window_start"),
                         "subheader": "purchases in the stream's windows",
+                        "header_font_size": 0.3,
                     },
                     width=3,
                 ),
@@ -326,6 +387,80 @@ DASHBOARDS = [
             ],
         ],
         refresh_seconds=LIVE_REFRESH_SECONDS,
+    ),
+    Dashboard(
+        "Daily analytics",
+        "daily-analytics",
+        [
+            [
+                Chart(
+                    "Revenue per day by category",
+                    DAILY_SALES,
+                    "echarts_timeseries_bar",
+                    over_time("day", "revenue", ["category"], []),
+                    width=12,
+                    height=45,
+                ),
+            ],
+            [
+                Chart(
+                    "Revenue by category, latest day",
+                    DAILY_SALES_LATEST,
+                    "echarts_timeseries_bar",
+                    by_category("category", "revenue"),
+                ),
+                Chart(
+                    "Revenue per shop hour, latest day",
+                    DAILY_HOURLY,
+                    "echarts_timeseries_bar",
+                    by_category("hour", "revenue", sort="hour"),
+                ),
+            ],
+            [
+                Chart(
+                    "View, cart, purchase, latest day",
+                    DAILY_FUNNEL,
+                    "funnel",
+                    {
+                        "groupby": ["stage"],
+                        "metric": "shoppers",
+                        "adhoc_filters": [],
+                        "sort_by_metric": True,
+                        "row_limit": 10,
+                        "show_legend": True,
+                    },
+                    width=4,
+                ),
+                Chart(
+                    "Review aspects, latest day",
+                    DAILY_ASPECTS,
+                    "echarts_timeseries_bar",
+                    by_category("aspect", "positive", "negative", "neutral", sort="aspect"),
+                    width=4,
+                ),
+                Chart(
+                    "Ratings, latest day",
+                    DAILY_RATINGS,
+                    "echarts_timeseries_bar",
+                    by_category("rating", "reviews", sort="rating"),
+                    width=4,
+                ),
+            ],
+            [
+                Chart(
+                    "Headline metrics, latest day",
+                    DAILY_METRICS,
+                    "table",
+                    table(["metric", "value"], "metric"),
+                ),
+                Chart(
+                    "Data quality, latest day",
+                    DAILY_QUALITY,
+                    "table",
+                    table(["quality_check", "observed", "threshold", "passed"], "quality_check"),
+                ),
+            ],
+        ],
     ),
     Dashboard(
         "Olist",
