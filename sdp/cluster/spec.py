@@ -17,13 +17,14 @@ from sdp.paths import REPO_ROOT
 CLUSTER_FILE = REPO_ROOT / "cluster.yml"
 GROUPS = (
     "kafka_controller", "kafka_broker", "minio", "postgres",
-    "spark_master", "spark_worker", "airflow", "monitoring",
+    "spark_master", "spark_worker", "airflow", "monitoring", "superset",
 )  # fmt: skip
 KAFKA_GROUPS = ("kafka_controller", "kafka_broker")
 # Fewest and most hosts per group (None: no limit), as the roles' preflight checks demand.
 GROUP_SIZES = {
     "kafka_controller": (1, None), "kafka_broker": (1, None), "minio": (1, None),
     "postgres": (1, 1), "spark_master": (1, 1), "airflow": (0, 1), "monitoring": (0, 1),
+    "superset": (0, 1),
 }  # fmt: skip
 # Host numbers 0 (the network) and 1 (the control node: bridge, artifact server, apt proxy).
 RESERVED_HOST_NUMBERS = 2

@@ -264,7 +264,7 @@ def grafana(inv: Inventory) -> str:
 
 
 def superset_url(inv: Inventory) -> str:
-    return f"http://{inv.addresses('monitoring')[0]}:{settings.platform('superset_port')}"
+    return f"http://{inv.addresses('superset')[0]}:{settings.platform('superset_port')}"
 
 
 def superset_token(inv: Inventory) -> str:
@@ -283,8 +283,8 @@ def superset(inv: Inventory) -> str:
     """Answering, the admin logs in, and every dashboard of sdp/dashboards/superset.py is there."""
     from sdp.dashboards.superset import DASHBOARDS
 
-    if not inv.hosts("monitoring"):
-        return "no monitoring host in the inventory"
+    if not inv.hosts("superset"):
+        return "no superset host in the inventory"
     with urllib.request.urlopen(f"{superset_url(inv)}/health", timeout=5) as response:
         if response.read() != b"OK":
             raise RuntimeError("/health does not answer OK")

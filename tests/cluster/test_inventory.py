@@ -23,9 +23,11 @@ def _load(text: str, tmp_path: Path):
     ("profile", "counts"),
     [
         ("small", {"kafka_controller": 3, "kafka_broker": 3, "minio": 3, "postgres": 1,
-                   "spark_master": 1, "spark_worker": 3, "airflow": 1, "monitoring": 1}),
+                   "spark_master": 1, "spark_worker": 3, "airflow": 1, "monitoring": 1,
+                   "superset": 1}),
         ("full", {"kafka_controller": 3, "kafka_broker": 3, "minio": 4, "postgres": 1,
-                  "spark_master": 1, "spark_worker": 2, "airflow": 1, "monitoring": 1}),
+                  "spark_master": 1, "spark_worker": 2, "airflow": 1, "monitoring": 1,
+                  "superset": 1}),
     ],
 )  # fmt: skip
 def test_groups_and_counts(tmp_path, profile, counts):
