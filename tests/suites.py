@@ -23,7 +23,7 @@ from sdp.paths import REPO_ROOT, work_dir
 
 BIN = Path(sys.executable).parent
 PYTEST = [str(BIN / "pytest"), *shlex.split(os.environ.get("PYTEST_ARGS", ""))]
-BUDGET = 60 * 60  # the shares leave 2.5 min of it for suites to come
+BUDGET = 60 * 60  # the shares leave 30 s of it
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ def molecule_roles() -> list[str]:
 def suites() -> list[Suite]:
     roles = molecule_roles()
     return [
-        Suite("unit", "tests that need no service (local SparkSession included)", 4 * 60,
+        Suite("unit", "tests that need no service (local SparkSession included)", 5 * 60,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 28 * 60,
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 29 * 60,
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
         Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 630,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
