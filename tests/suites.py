@@ -23,7 +23,7 @@ from sdp.paths import REPO_ROOT, work_dir
 
 BIN = Path(sys.executable).parent
 PYTEST = [str(BIN / "pytest"), *shlex.split(os.environ.get("PYTEST_ARGS", ""))]
-BUDGET = 60 * 60  # the shares leave 30 s of it
+BUDGET = 60 * 60  # the shares use all of it (2026-12-05: see docs/timings.md)
 
 
 @dataclass(frozen=True)
@@ -41,14 +41,14 @@ def molecule_roles() -> list[str]:
 def suites() -> list[Suite]:
     roles = molecule_roles()
     return [
-        Suite("unit", "tests that need no service (local SparkSession included)", 5 * 60,
+        Suite("unit", "tests that need no service (local SparkSession included)", 255,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 29 * 60,
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1600,
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
-        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 630,
+        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 720,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
-        Suite("roles", f"molecule: {', '.join(roles)}", 15 * 60,
+        Suite("roles", f"molecule: {', '.join(roles)}", 1025,
               [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
                for r in roles]),
     ]  # fmt: skip
