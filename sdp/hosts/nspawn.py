@@ -5,6 +5,7 @@ Ansible it is a separate machine. Root filesystems are overlays on one Debian ba
 mmdebstrap, so a host starts in about two seconds and costs only what it writes.
 """
 
+import fcntl
 import hashlib
 import ipaddress
 import os
@@ -12,6 +13,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +177,16 @@ class ContainerHosts:
     @property
     def key(self) -> Path:
         return ssh_key_path(self.dir)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One `sdp hosts` at a time changes the state directory: specs booted or stopped at once
+        (molecule scenarios run two at a time) would build the base twice, or stop the apt proxy
+        and artifact server between another's start of them and its hosts' boot."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with (self.dir / "hosts.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def check_tools(self) -> None:
         if os.geteuid() != 0:
@@ -382,33 +395,34 @@ class ContainerHosts:
 
     def up(self, timeout: float = 60.0) -> list[Host]:
         self.check_tools()
-        ensure_ssh_key(self.key)
-        base = self.base()
-        self.bridge()
-        self.serve()
         started = []
-        for host in self.spec.hosts:
-            if read_pid(self.pidfile(host)) is not None:
-                continue
-            root = self.mount(host, base)
-            self.configure(host, root)
-            spawn(
-                [
-                    "systemd-nspawn",
-                    "-D",
-                    str(root),
-                    "--boot",
-                    "--register=no",
-                    "--keep-unit",
-                    f"--network-bridge={self.spec.bridge}",
-                    f"--machine={host.name}",
-                    "--console=passive",
-                ],
-                self.pidfile(host),
-                self.dir / "logs" / f"{host.name}.log",
-            )
-            self.pidfile(host).with_suffix(".gateway").write_text(self.gateway_ip + "\n")
-            started.append(host)
+        with self._exclusive():
+            ensure_ssh_key(self.key)
+            base = self.base()
+            self.bridge()
+            self.serve()
+            for host in self.spec.hosts:
+                if read_pid(self.pidfile(host)) is not None:
+                    continue
+                root = self.mount(host, base)
+                self.configure(host, root)
+                spawn(
+                    [
+                        "systemd-nspawn",
+                        "-D",
+                        str(root),
+                        "--boot",
+                        "--register=no",
+                        "--keep-unit",
+                        f"--network-bridge={self.spec.bridge}",
+                        f"--machine={host.name}",
+                        "--console=passive",
+                    ],
+                    self.pidfile(host),
+                    self.dir / "logs" / f"{host.name}.log",
+                )
+                self.pidfile(host).with_suffix(".gateway").write_text(self.gateway_ip + "\n")
+                started.append(host)
         deadline = time.monotonic() + timeout  # one budget for all: the hosts boot in parallel
         for host in self.spec.hosts:
             log = self.dir / "logs" / f"{host.name}.log"
@@ -428,18 +442,19 @@ class ContainerHosts:
 
     def down(self) -> list[str]:
         stopped = []
-        for host in self.spec.hosts:
-            if stop(self.pidfile(host), grace=30):
-                stopped.append(host.name)
-            self.pidfile(host).with_suffix(".gateway").unlink(missing_ok=True)
-            root = self.root(host)
-            if os.path.ismount(root):
-                _run(["umount", str(root)], f"unmounting {host.name}")
-        # This network's proxy and server only, once no host on it runs: other networks (VMs,
-        # other specs) keep theirs.
-        if not self.running(self.gateway_ip):
-            for service in ("apt-proxy", "artifacts"):
-                stop(self.service_pidfile(service))
+        with self._exclusive():
+            for host in self.spec.hosts:
+                if stop(self.pidfile(host), grace=30):
+                    stopped.append(host.name)
+                self.pidfile(host).with_suffix(".gateway").unlink(missing_ok=True)
+                root = self.root(host)
+                if os.path.ismount(root):
+                    _run(["umount", str(root)], f"unmounting {host.name}")
+            # This network's proxy and server only, once no host on it runs: other networks
+            # (VMs, other specs) keep theirs.
+            if not self.running(self.gateway_ip):
+                for service in ("apt-proxy", "artifacts"):
+                    stop(self.service_pidfile(service))
         return stopped
 
     def destroy(self) -> None:
