@@ -83,6 +83,7 @@ def kafka_bootstrap(platform) -> str:
 def spark():
     pyspark = pytest.importorskip("pyspark", reason="pyspark comes from `make artifacts`")
     from jobs.lake import CATALOG, EXTENSIONS
+    from jobs.streaming.main import CODEGEN_CACHE
     from sdp.bundle import layout
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -92,6 +93,7 @@ def spark():
         .appName("sdp-jobs-unit")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
+        .config(*CODEGEN_CACHE)  # as the stream's: unit tests run its batches too
         .config("spark.ui.enabled", "false")
         .config("spark.jars", ",".join(str(j) for j in layout.jars("iceberg")))
         .config("spark.sql.extensions", EXTENSIONS)

@@ -140,6 +140,13 @@ def kafka_metrics_bug(exc: StreamingQueryException) -> bool:
     return "NullPointerException" in trace and "KafkaMicroBatchStream" in trace
 
 
+# Spark caches 100 generated classes by default; a batch runs some 240, so each batch compiled
+# them all again (~20 ms each, in the driver and the executors). With room for them a warm
+# batch compiles ~18, those whose code holds the batch's own literals (measured on the unit
+# SparkSession: 240 -> 18 compiles, 6.7 -> 5.2 s a batch). Static: set before the session.
+CODEGEN_CACHE = ("spark.sql.codegen.cache.maxEntries", "1000")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     spec_path, settings = parse_args(sys.argv[1:] if argv is None else argv)
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    spark = SparkSession.builder.appName(settings.query_name).getOrCreate()
+    spark = SparkSession.builder.appName(settings.query_name).config(*CODEGEN_CACHE).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")  # the journal keeps this job's own lines readable
     started_file = os.environ.get("SDP_STREAM_STARTED_FILE")
     metrics = StreamMetrics(settings.trigger_seconds)
