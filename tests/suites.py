@@ -71,7 +71,8 @@ def run(suite: Suite) -> tuple[float, str]:
     deadline = started + suite.share
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}  # molecule finds ansible
     logs = work_dir() / "reports" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    if suite.lanes > 1:
+        logs.mkdir(parents=True, exist_ok=True)
     failed: list[int] = []
     overran = threading.Event()
 

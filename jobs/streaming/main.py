@@ -143,7 +143,7 @@ def kafka_metrics_bug(exc: StreamingQueryException) -> bool:
 # Spark caches 100 generated classes by default; a batch runs some 240, so each batch compiled
 # them all again (~20 ms each, in the driver and the executors). With room for them a warm
 # batch compiles ~18, those whose code holds the batch's own literals (measured on the unit
-# SparkSession: 240 -> 18 compiles, 6.7 -> 5.2 s a batch). Static: set before the session.
+# SparkSession: 240 -> 18 compiles, 6.7 -> 5.6 s a batch). Static: set before the session.
 CODEGEN_CACHE = ("spark.sql.codegen.cache.maxEntries", "1000")
 
 
