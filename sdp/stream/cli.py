@@ -1,6 +1,5 @@
 """`sdp stream start|stop|status|reconcile|maintain`: the streaming job of an inventory."""
 
-import re
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from sdp.platform import settings
 from sdp.platform.checks import stream_application
 from sdp.platform.cli import InventoryOpt, _fail, _inventory, playbook
 from sdp.platform.inventory import ANSIBLE_DIR, LOCAL_INVENTORY, ansible_env, ansible_tool
+from sdp.platform.jobs import job_error, spark_submit
 
 app = typer.Typer(
     no_args_is_help=True, help="The streaming job: Kafka → Iceberg bronze/silver/gold."
@@ -152,18 +152,6 @@ def reconcile_command(
         raise typer.Exit(1)
 
 
-def job_error(output: list[str]) -> str:
-    """What a failed spark-submit of a Python job says went wrong: its usage error, or the
-    exception its traceback ends with (not the JVM's stack traces and logs around it)."""
-    usage = [ln for ln in output if re.match(r"\S+: error: ", ln)]
-    frames = [i for i, ln in enumerate(output) if ln.startswith('  File "')]
-    if frames:
-        after = [ln for ln in output[frames[-1] + 1 :] if ln and not ln[0].isspace()]
-        if after:
-            return after[0]
-    return usage[-1] if usage else "\n".join(output[-40:])
-
-
 @app.command()
 def maintain(
     inventory: InventoryOpt = LOCAL_INVENTORY,
@@ -173,13 +161,10 @@ def maintain(
 ):
     """Compact (sorted), rewrite manifests, expire snapshots, remove orphans; safe while the
     stream runs. Runs jobs/streaming/maintenance.py on the master host."""
-    names = ("spark_home", "spark_conf_dir", "sdp_app_dir", "sdp_stream_spec")
-    spark = {name: settings.platform(name) for name in names}
-    command = (
-        f"env SPARK_CONF_DIR={spark['spark_conf_dir']} PYTHONPATH={spark['sdp_app_dir']} "
-        f"TZ=UTC {spark['spark_home']}/bin/spark-submit --name sdp-maintenance "
-        f"{spark['sdp_app_dir']}/jobs/streaming/maintenance.py "
-        f"--spec {spark['sdp_stream_spec']} {' '.join(args or [])}"
+    command = spark_submit(
+        "jobs/streaming/maintenance.py",
+        "sdp-maintenance",
+        ["--spec", settings.platform("sdp_stream_spec"), *(args or [])],
     )
     with ansible_env() as env:
         result = subprocess.run(

@@ -1,6 +1,6 @@
 """What `sdp stream maintain` reports when its Spark job fails."""
 
-from sdp.stream.cli import job_error
+from sdp.platform.jobs import job_error
 
 JVM_NOISE = [
     "org.apache.spark.sql.connector.catalog.CatalogNotFoundException: [CATALOG_NOT_FOUND] x",

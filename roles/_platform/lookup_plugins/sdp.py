@@ -38,7 +38,7 @@ def _stream_spec() -> list[dict]:
 
 def _job_sources() -> list[dict]:
     files = [REPO_ROOT / "jobs" / "__init__.py", REPO_ROOT / "jobs" / "lake.py"]
-    for package in ("streaming", "batch"):
+    for package in ("streaming", "batch", "experiments"):
         files += sorted((REPO_ROOT / "jobs" / package).glob("*.py"))
     files += sorted((REPO_ROOT / "jobs" / "batch").glob("*.tsv"))  # the review lexicon
     return [{"src": str(f), "dest": str(f.relative_to(REPO_ROOT))} for f in files]

@@ -1,0 +1,1 @@
+"""Experiments on the platform: the Spark side of bench/ (sorted storage, scaling)."""

@@ -1,0 +1,290 @@
+"""Experiment E1, sorted storage: the same shopping events in four Iceberg layouts, three queries
+timed on each, with what Iceberg planned and what Spark read.
+
+    spark-submit jobs/experiments/sorted_storage.py prepare --spec streams.json \\
+        --input s3a://BUCKET/PREFIX/ --rows 10000000 --name r10000000 --files 32
+    spark-submit jobs/experiments/sorted_storage.py query --name r10000000 --cold 3 --warm 5 \\
+        [--barrier DIR]
+
+prepare: the generator's events (JSON lines, the shopping-events schema of the stream spec) are
+written to `lake.experiments.sorted_storage_NAME_random` in a random order (by a hash of the
+event id); the target file size is its size over `--files`. Iceberg's `rewrite_data_files`
+then cuts every layout's files to that size: this one as it is (binpack), and copies of it
+sorted by timestamp, by product and timestamp, and z-ordered on both. A layout already built
+from the same input is kept. The hour and product the queries ask for are picked from the data
+(the median event's hour, the product with most events in it) and kept as table properties.
+
+query: each query on each layout, `--cold` times in a new Spark application each (new executors,
+new catalog; with `--barrier DIR` the job waits for the caller to create a file there first, so
+it can drop the storage hosts' page caches) and `--warm` times in one application after a first
+run. A RESULT line (JSON) per run: seconds, the rows it matched, Iceberg's scan metrics (data files
+planned and skipped, bytes planned) and the bytes Spark's tasks read.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs.lake import CATALOG
+from jobs.streaming.config import load_spec
+
+NAMESPACE = f"{CATALOG}.experiments"
+TOPIC = "shopping-events"
+# Layout -> the sort order `rewrite_data_files` gives it (None: written in random order).
+LAYOUTS: dict[str, str | None] = {
+    "random": None,
+    "time": "timestamp ASC NULLS LAST",
+    "product_time": "product_id ASC NULLS LAST, timestamp ASC NULLS LAST",
+    "zorder": "zorder(product_id, timestamp)",
+}
+INPUT_PROPERTY = "sdp.experiment.input"
+HOUR_PROPERTY = "sdp.experiment.hour"
+PRODUCT_PROPERTY = "sdp.experiment.product"
+TARGET_PROPERTY = "sdp.experiment.target-file-size"
+# Sums and a distinct count, not count(*) alone: Iceberg answers a bare count from metadata.
+SELECT = "SELECT count(*) AS n, sum(price) AS revenue, count(DISTINCT user_id) AS users FROM {t}"
+IN_HOUR = "timestamp >= TIMESTAMP '{hour}' AND timestamp < TIMESTAMP '{hour}' + INTERVAL 1 HOUR"
+QUERIES = {
+    "Q1 one hour": IN_HOUR,
+    "Q2 one product": "product_id = '{product}'",
+    "Q3 product in hour": "product_id = '{product}' AND " + IN_HOUR,
+}
+
+
+def table(name: str, layout: str) -> str:
+    return f"{NAMESPACE}.sorted_storage_{name}_{layout}"
+
+
+def query_sql(query: str, tbl: str, hour: str, product: str) -> str:
+    where = QUERIES[query].format(hour=hour, product=product.replace("'", "''"))
+    return f"{SELECT.format(t=tbl)} WHERE {where}"
+
+
+def emit(kind: str, document: dict) -> None:
+    print(f"{kind} {json.dumps(document, default=str)}", flush=True)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def properties(spark: SparkSession, tbl: str) -> dict[str, str]:
+    return {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {tbl}").collect()}
+
+
+def exists(spark: SparkSession, tbl: str) -> bool:
+    return spark.catalog.tableExists(tbl)
+
+
+def layout_files(spark: SparkSession, tbl: str) -> dict:
+    row = spark.sql(
+        f"SELECT count(*) AS files, sum(file_size_in_bytes) AS bytes, sum(record_count) AS rows "
+        f"FROM {tbl}.files"
+    ).first()
+    return {"files": row.files, "bytes": row.bytes, "rows": row.rows}
+
+
+def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
+    schema = load_spec(args.spec)[TOPIC].schema
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {NAMESPACE}")
+    base = table(args.name, "random")
+    for layout, order in LAYOUTS.items():
+        tbl = table(args.name, layout)
+        if exists(spark, tbl) and properties(spark, tbl).get(INPUT_PROPERTY) == args.input:
+            emit("LAYOUT", {"layout": layout, "built_s": None, **layout_files(spark, tbl)})
+            continue
+        progress(f"building layout {layout}")
+        started = time.perf_counter()
+        if order is None:
+            events = spark.read.schema(schema).json(args.input)
+            spark.conf.set("spark.sql.shuffle.partitions", str(args.files))
+            spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
+            (
+                events.orderBy(F.xxhash64("event_id"))
+                .writeTo(tbl)
+                .using("iceberg")
+                .tableProperty("write.distribution-mode", "none")
+                .createOrReplace()
+            )
+            written = layout_files(spark, tbl)
+            if written["rows"] != args.rows:
+                raise SystemExit(f"{tbl} holds {written['rows']} rows, the input {args.rows}")
+            target = written["bytes"] // args.files
+            _pick_parameters(spark, tbl, target)
+            _rewrite(spark, tbl, target, "binpack")  # random order kept, files cut to size
+        else:
+            spark.sql(f"CREATE OR REPLACE TABLE {tbl} USING iceberg AS SELECT * FROM {base}")
+            _rewrite(spark, tbl, int(properties(spark, base)[TARGET_PROPERTY]), "sort", order)
+        # Marked built last: a layout a crash left half made is made again.
+        spark.sql(f"ALTER TABLE {tbl} SET TBLPROPERTIES ('{INPUT_PROPERTY}' = '{args.input}')")
+        built = round(time.perf_counter() - started, 1)
+        emit("LAYOUT", {"layout": layout, "built_s": built, **layout_files(spark, tbl)})
+
+
+def _rewrite(spark: SparkSession, tbl: str, target: int, strategy: str, order: str = "") -> None:
+    """Every file of `tbl` rewritten by Iceberg to `target` bytes: each layout's files are cut
+    by the same writer to the same target size."""
+    sort = f"sort_order => '{order}', " if order else ""
+    spark.sql(
+        f"CALL {CATALOG}.system.rewrite_data_files(table => '{tbl.split('.', 1)[1]}', "
+        f"strategy => '{strategy}', {sort}options => map('rewrite-all', 'true', "
+        f"'target-file-size-bytes', '{target}', 'max-file-group-size-bytes', '{2**40}'))"
+    )
+
+
+def _pick_parameters(spark: SparkSession, tbl: str, target: int) -> None:
+    """The median event's hour, the product with most events in it and the target file size,
+    kept with the table."""
+    hour = (
+        spark.sql(
+            "SELECT date_trunc('HOUR', timestamp_micros(CAST(percentile_approx("
+            f"unix_micros(timestamp), 0.5) AS BIGINT))) AS h FROM {tbl}"
+        )
+        .first()
+        .h
+    )
+    product = (
+        spark.sql(
+            f"SELECT product_id, count(*) AS c FROM {tbl} WHERE product_id IS NOT NULL AND "
+            f"{IN_HOUR.format(hour=hour)} GROUP BY product_id ORDER BY c DESC, product_id LIMIT 1"
+        )
+        .first()
+        .product_id
+    )
+    spark.sql(
+        f"ALTER TABLE {tbl} SET TBLPROPERTIES ('{HOUR_PROPERTY}' = '{hour}', "
+        f"'{PRODUCT_PROPERTY}' = '{product}', '{TARGET_PROPERTY}' = '{target}')"
+    )
+
+
+def _ui_json(spark: SparkSession, path: str):
+    app = spark.sparkContext.applicationId
+    url = f"{spark.sparkContext.uiWebUrl}/api/v1/applications/{app}/{path}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def scan_metrics(spark: SparkSession, job_group: str) -> dict:
+    """Iceberg's scan metrics (the BatchScan node's SQL metrics) and the input bytes of the
+    tasks of the SQL execution that ran `job_group`'s jobs."""
+    jobs = [j for j in _ui_json(spark, "jobs") if j.get("jobGroup") == job_group]
+    job_ids = {j["jobId"] for j in jobs}
+    stage_ids = {s for j in jobs for s in j["stageIds"]}
+    deadline = time.monotonic() + 30
+    while True:  # the UI's store lags the listener bus a little; it pages by 20 unless asked
+        executions = [
+            e for e in _ui_json(spark, f"sql?details=true&planDescription=false&length={2**31 - 1}")
+            if job_ids & set(e.get("successJobIds", []))
+        ]  # fmt: skip
+        if executions and executions[-1]["status"] == "COMPLETED":
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no completed SQL execution for {job_group} in Spark's UI")
+        time.sleep(0.2)
+    scans = [n for n in executions[-1]["nodes"] if n["nodeName"].startswith("BatchScan")]
+    if len(scans) != 1:
+        raise RuntimeError(f"expected one Iceberg scan, the plan has {len(scans)}")
+    metrics = {m["name"]: m["value"] for m in scans[0]["metrics"]}
+    stages = [s for s in _ui_json(spark, "stages") if s["stageId"] in stage_ids]
+    return {
+        "iceberg": metrics,
+        "bytes_read": sum(s["inputBytes"] for s in stages if s["status"] == "COMPLETE"),
+    }
+
+
+def run_query(spark: SparkSession, name: str, layout: str, query: str, mode: str, rep: int) -> dict:
+    base = properties(spark, table(name, "random"))
+    sql = query_sql(query, table(name, layout), base[HOUR_PROPERTY], base[PRODUCT_PROPERTY])
+    group = f"{layout}-{query}-{mode}-{rep}-{time.monotonic_ns()}"
+    spark.sparkContext.setJobGroup(group, sql)
+    started = time.perf_counter()
+    row = spark.sql(sql).first()
+    seconds = time.perf_counter() - started
+    return {
+        "layout": layout,
+        "query": query,
+        "mode": mode,
+        "rep": rep,
+        "seconds": round(seconds, 3),
+        "rows": row.n,
+        "revenue": row.revenue,
+        "users": row.users,
+        **scan_metrics(spark, group),
+    }
+
+
+def wait_for_caller(go: Path, timeout_s: float = 600) -> None:
+    """Says BARRIER and waits until the caller creates `go`: spark-submit gives the Python
+    driver no stdin to read an answer from."""
+    print(f"BARRIER {go}", flush=True)
+    deadline = time.monotonic() + timeout_s
+    while not go.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no {go} within {timeout_s:.0f} s: the caller is gone")
+        time.sleep(0.1)
+    go.unlink()
+
+
+def query(new_session: Callable[[str], SparkSession], args: argparse.Namespace) -> None:
+    runs = [(layout, q) for layout in LAYOUTS for q in QUERIES]
+    for rep in range(args.cold):
+        for layout, q in runs:
+            if args.barrier:
+                wait_for_caller(Path(args.barrier) / f"sdp-e1-{os.getpid()}-{rep}-{layout}-{q[:2]}")
+            spark = new_session(f"sdp-e1-cold-{rep}")
+            try:
+                emit("RESULT", run_query(spark, args.name, layout, q, "cold", rep))
+            finally:
+                spark.stop()
+    if args.warm:
+        spark = new_session("sdp-e1-warm")
+        try:
+            for layout, q in runs:
+                run_query(spark, args.name, layout, q, "warm", -1)  # the warm-up, not reported
+                for rep in range(args.warm):
+                    emit("RESULT", run_query(spark, args.name, layout, q, "warm", rep))
+        finally:
+            spark.stop()
+
+
+def session(name: str) -> SparkSession:
+    spark = SparkSession.builder.appName(name).getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    prep = sub.add_parser("prepare")
+    prep.add_argument("--spec", required=True, help="the stream spec (its shopping-events schema)")
+    prep.add_argument("--input", required=True, help="the events' JSON lines (s3a://...)")
+    prep.add_argument("--rows", type=int, required=True, help="shopping events in the input")
+    prep.add_argument("--name", required=True, help="the tables' infix (several sizes coexist)")
+    prep.add_argument("--files", type=int, default=32, help="data files per layout")
+    q = sub.add_parser("query")
+    q.add_argument("--name", required=True)
+    q.add_argument("--cold", type=int, default=3, help="cold runs of each query on each layout")
+    q.add_argument("--warm", type=int, default=5, help="warm runs, after one not counted")
+    q.add_argument("--barrier", help="before each cold run, wait for the caller's file in this dir")
+    args = p.parse_args(argv)
+    if args.command == "prepare":
+        spark = session("sdp-e1-prepare")
+        try:
+            prepare(spark, args)
+        finally:
+            spark.stop()
+    else:
+        query(session, args)
+
+
+if __name__ == "__main__":
+    main()
