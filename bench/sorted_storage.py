@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -39,7 +40,7 @@ from generator.catalog import load_catalog
 from generator.simulator import SHOPPING, Simulator
 from jobs.experiments.sorted_storage import LAYOUTS, QUERIES
 from sdp.bundle import served
-from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir
+from sdp.hosts.nspawn import state_dir
 from sdp.paths import REPO_ROOT
 from sdp.platform import settings
 from sdp.platform.checks import s3_client, s3_endpoint
@@ -89,12 +90,8 @@ def ensure_input(inv: Inventory, seed: int, days: float, rows: int) -> str:
     return url
 
 
-def _ssh(inv: Inventory, host: str, command: str) -> list[str]:
-    return [*ssh_command(ssh_key_path(state_dir()), inv.address(host)), command]
-
-
 def _on_host(inv: Inventory, host: str, command: str) -> bool:
-    result = subprocess.run(_ssh(inv, host, command), capture_output=True, timeout=120)
+    result = subprocess.run(inv.ssh(host, command), capture_output=True, timeout=120)
     return result.returncode == 0
 
 
@@ -119,39 +116,34 @@ def run_job(inv: Inventory, name: str, args: list[str], on_barrier=None) -> list
     master, user = inv.hosts("spark_master")[0], settings.role("spark", "spark_user")
     command = f"cd /tmp && runuser -u {user} -- {spark_submit(JOB, name, args)}"
     out: list[tuple] = []
-    with subprocess.Popen(_ssh(inv, master, command), stdout=subprocess.PIPE,
+    other: list[str] = []
+    with subprocess.Popen(inv.ssh(master, command), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as job:  # fmt: skip
-        errors: list[str] = []
-        stderr = _drain(job.stderr, errors)
+        log: list[str] = []  # Spark's log, kept without blocking the job
+        stderr = threading.Thread(
+            target=lambda: log.extend(ln.rstrip("\n") for ln in job.stderr), daemon=True
+        )
+        stderr.start()
         for line in job.stdout:
             kind, _, rest = line.rstrip("\n").partition(" ")
             if kind == "BARRIER":
                 on_barrier()
                 _on_host(inv, master, f"runuser -u {user} -- touch {shlex.quote(rest)}")
+            elif kind == "PROGRESS":
+                print(f"  {rest}", file=sys.stderr)
             elif kind in ("LAYOUT", "RESULT"):
                 document = json.loads(rest)
                 out.append((kind, document))
                 print(f"  {kind.lower()}: {_brief(document)}", file=sys.stderr)
+            else:
+                other.append(line.rstrip("\n"))
         job.wait()
         stderr.join()
     if job.returncode != 0:
-        sys.exit(f"{JOB} {args[0]} failed ({job.returncode}): {job_error(errors)}")
+        # A Python driver's traceback comes on stdout (spark-submit merges its stderr there).
+        said = other if any(ln.startswith("Traceback") for ln in other) else log
+        sys.exit(f"{JOB} {args[0]} failed ({job.returncode}): {job_error(said)}")
     return out
-
-
-def _drain(stream, lines: list[str]):
-    """Keeps the job's stderr (Spark's log) without blocking it; progress lines are echoed."""
-    import threading
-
-    def read():
-        for line in stream:
-            lines.append(line.rstrip("\n"))
-            if line.startswith("building layout"):
-                print(f"  {line.strip()}", file=sys.stderr)
-
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return thread
 
 
 def _brief(d: dict) -> str:
@@ -271,7 +263,8 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=10_000_000, help="shopping events")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--days", type=float, default=7, help="simulated days the events span")
-    p.add_argument("--files", type=int, default=32, help="data files per layout")
+    p.add_argument("--files", type=int, default=32, help="target file size: the data's / this")
+    p.add_argument("--rebuild", action="store_true", help="build the layouts even if built")
     p.add_argument("--cold", type=int, default=3, help="cold runs of each query on each layout")
     p.add_argument("--warm", type=int, default=5, help="warm runs of each query on each layout")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "results" / "sorted-storage")
@@ -290,7 +283,8 @@ def main() -> None:
         spec = settings.platform("sdp_stream_spec")
         layouts = [d for _, d in run_job(inv, "sdp-e1-prepare", [
             "prepare", "--spec", spec, "--input", url, "--rows", str(args.rows),
-            "--name", name, "--files", str(args.files)])]  # fmt: skip
+            "--name", name, "--files", str(args.files),
+            *(["--rebuild"] if args.rebuild else [])])]  # fmt: skip
         print("query: cold and warm runs", file=sys.stderr)
         runs = [d for _, d in run_job(inv, "sdp-e1-query", [
             "query", "--name", name, "--cold", str(args.cold), "--warm", str(args.warm),
@@ -308,7 +302,7 @@ def main() -> None:
         "versions": {c: served.version(c) for c in ("spark", "iceberg", "minio")},
         "rows": args.rows, "seed": args.seed, "days": args.days, "files": args.files,
         "cold": args.cold, "warm": args.warm, "input": url, "tables": name,
-        "command": "python -m bench.sorted_storage " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python -m bench.sorted_storage", *sys.argv[1:]]),
         "bench_seconds": round(time.monotonic() - started),
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)

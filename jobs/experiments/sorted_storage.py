@@ -24,7 +24,6 @@ planned and skipped, bytes planned) and the bytes Spark's tasks read.
 import argparse
 import json
 import os
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -73,7 +72,8 @@ def emit(kind: str, document: dict) -> None:
 
 
 def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    # stdout: spark-submit merges a Python driver's stderr into its own log
+    print(f"PROGRESS {message}", flush=True)
 
 
 def properties(spark: SparkSession, tbl: str) -> dict[str, str]:
@@ -98,7 +98,8 @@ def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
     base = table(args.name, "random")
     for layout, order in LAYOUTS.items():
         tbl = table(args.name, layout)
-        if exists(spark, tbl) and properties(spark, tbl).get(INPUT_PROPERTY) == args.input:
+        built = exists(spark, tbl) and properties(spark, tbl).get(INPUT_PROPERTY) == args.input
+        if built and not args.rebuild:
             emit("LAYOUT", {"layout": layout, "built_s": None, **layout_files(spark, tbl)})
             continue
         progress(f"building layout {layout}")
@@ -213,6 +214,7 @@ def run_query(spark: SparkSession, name: str, layout: str, query: str, mode: str
         "query": query,
         "mode": mode,
         "rep": rep,
+        "cores": spark.sparkContext.defaultParallelism,
         "seconds": round(seconds, 3),
         "rows": row.n,
         "revenue": row.revenue,
@@ -255,9 +257,16 @@ def query(new_session: Callable[[str], SparkSession], args: argparse.Namespace) 
             spark.stop()
 
 
-def session(name: str) -> SparkSession:
+def session(name: str, timeout_s: float = 120) -> SparkSession:
+    """A new application, once its executors have registered: a cold run measures cold
+    caches, not executors starting."""
     spark = SparkSession.builder.appName(name).getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    deadline = time.monotonic() + timeout_s
+    while spark.sparkContext._jsc.sc().getExecutorIds().isEmpty():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name}: no executor registered within {timeout_s:.0f} s")
+        time.sleep(0.2)
     return spark
 
 
@@ -269,7 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     prep.add_argument("--input", required=True, help="the events' JSON lines (s3a://...)")
     prep.add_argument("--rows", type=int, required=True, help="shopping events in the input")
     prep.add_argument("--name", required=True, help="the tables' infix (several sizes coexist)")
-    prep.add_argument("--files", type=int, default=32, help="data files per layout")
+    prep.add_argument("--files", type=int, default=32, help="target file size: data size / this")
+    prep.add_argument("--rebuild", action="store_true", help="build layouts already built too")
     q = sub.add_parser("query")
     q.add_argument("--name", required=True)
     q.add_argument("--cold", type=int, default=3, help="cold runs of each query on each layout")

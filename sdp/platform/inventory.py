@@ -64,6 +64,12 @@ class Inventory:
     def addresses(self, group: str) -> list[str]:
         return [self.address(h) for h in self.hosts(group)]
 
+    def ssh(self, host: str, command: str) -> list[str]:
+        """The argv running `command` on `host` as Ansible reaches it (root, the project's key)."""
+        from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir  # it imports this module
+
+        return [*ssh_command(ssh_key_path(state_dir()), self.address(host)), command]
+
     def var(self, name: str):
         """A platform setting every host shares: the inventory's value or _platform's default."""
         default = settings.platform(name)

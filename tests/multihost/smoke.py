@@ -10,7 +10,6 @@ import uuid
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir
 from sdp.platform import checks, settings
 from sdp.platform.inventory import Inventory
 
@@ -21,8 +20,9 @@ def ssh(inv: Inventory, host: str, command: str, stdin: str | None = None, timeo
     """A shell command on an inventory host, as Ansible reaches it (root, the project's key).
     The host stops it at `timeout` too: a timed-out spark-submit kept loading a VM otherwise."""
     remote = f"timeout --kill-after=10 {int(timeout)} sh -c {shlex.quote(command)}"
-    argv = [*ssh_command(ssh_key_path(state_dir()), inv.address(host)), remote]
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout + 30)
+    return subprocess.run(
+        inv.ssh(host, remote), input=stdin, capture_output=True, text=True, timeout=timeout + 30
+    )
 
 
 def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[int, tuple]:
