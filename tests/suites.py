@@ -49,7 +49,7 @@ def suites() -> list[Suite]:
         Suite("unit", "tests that need no service (local SparkSession included)", 255,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1600,
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1800,
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
         Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 720,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
