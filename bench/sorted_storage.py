@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -43,7 +44,7 @@ from sdp.bundle import served
 from sdp.hosts.nspawn import state_dir
 from sdp.paths import REPO_ROOT
 from sdp.platform import settings
-from sdp.platform.checks import s3_client, s3_endpoint
+from sdp.platform.checks import s3_client, s3_endpoint, stream_application
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
 from sdp.platform.jobs import job_error, spark_submit
 
@@ -55,7 +56,7 @@ BARRIERS = "/tmp"  # on the master: where the job waits for the files that start
 
 
 def warehouse(inv: Inventory) -> tuple[str, str]:
-    bucket, _, prefix = settings.platform("sdp_warehouse").removeprefix("s3://").partition("/")
+    bucket, _, prefix = inv.var("sdp_warehouse").removeprefix("s3://").partition("/")
     return bucket, prefix
 
 
@@ -110,13 +111,16 @@ def drop_page_caches(inv: Inventory) -> None:
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def run_job(inv: Inventory, name: str, args: list[str], on_barrier=None) -> list[tuple]:
+def run_job(
+    inv: Inventory, name: str, args: list[str], on_barrier: Callable[[], None] = lambda: None
+) -> list[tuple]:
     """The job on the master as the spark user; its (KIND, document) lines. A BARRIER line
-    calls `on_barrier`, then creates the file the job waits for."""
+    calls `on_barrier`, then creates the file the job waits for. If this process fails or is
+    interrupted, the job on the master is killed too (ssh without a terminal would leave it)."""
     master, user = inv.hosts("spark_master")[0], settings.role("spark", "spark_user")
     command = f"cd /tmp && runuser -u {user} -- {spark_submit(JOB, name, args)}"
     out: list[tuple] = []
-    other: list[str] = []
+    other: list[str] = []  # the driver's own output: spark-submit merges its stderr there
     with subprocess.Popen(inv.ssh(master, command), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as job:  # fmt: skip
         log: list[str] = []  # Spark's log, kept without blocking the job
@@ -124,25 +128,29 @@ def run_job(inv: Inventory, name: str, args: list[str], on_barrier=None) -> list
             target=lambda: log.extend(ln.rstrip("\n") for ln in job.stderr), daemon=True
         )
         stderr.start()
-        for line in job.stdout:
-            kind, _, rest = line.rstrip("\n").partition(" ")
-            if kind == "BARRIER":
-                on_barrier()
-                _on_host(inv, master, f"runuser -u {user} -- touch {shlex.quote(rest)}")
-            elif kind == "PROGRESS":
-                print(f"  {rest}", file=sys.stderr)
-            elif kind in ("LAYOUT", "RESULT"):
-                document = json.loads(rest)
-                out.append((kind, document))
-                print(f"  {kind.lower()}: {_brief(document)}", file=sys.stderr)
-            else:
-                other.append(line.rstrip("\n"))
+        try:
+            for line in job.stdout:
+                kind, _, rest = line.rstrip("\n").partition(" ")
+                if kind == "BARRIER":
+                    on_barrier()
+                    if not _on_host(inv, master, f"runuser -u {user} -- touch {shlex.quote(rest)}"):
+                        sys.exit(f"could not create {rest} on {master}: the cold run cannot start")
+                elif kind == "PROGRESS":
+                    print(f"  {rest}", file=sys.stderr)
+                elif kind in ("LAYOUT", "RESULT"):
+                    document = json.loads(rest)
+                    out.append((kind, document))
+                    print(f"  {kind.lower()}: {_brief(document)}", file=sys.stderr)
+                else:
+                    other.append(line.rstrip("\n"))
+        except BaseException:
+            job.kill()
+            _on_host(inv, master, f"pkill -u {user} -f {shlex.quote(JOB)}")
+            raise
         job.wait()
         stderr.join()
     if job.returncode != 0:
-        # A Python driver's traceback comes on stdout (spark-submit merges its stderr there).
-        said = other if any(ln.startswith("Traceback") for ln in other) else log
-        sys.exit(f"{JOB} {args[0]} failed ({job.returncode}): {job_error(said)}")
+        sys.exit(f"{JOB} {args[0]} failed ({job.returncode}): {job_error(other or log)}")
     return out
 
 
@@ -257,6 +265,17 @@ def plot(summary: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def _setup(inv: Inventory, path: Path, running: bool) -> str:
+    hosts = {h for hosts in inv.groups.values() for h in hosts}
+    where = (
+        "every service co-hosted on one container host of this machine"
+        if len(hosts) == 1 and (state_dir() / "hosts" / next(iter(hosts))).is_dir()
+        else f"{len(hosts)} hosts, {len(inv.hosts('spark_worker'))} Spark worker(s)"
+    )
+    stream = "running" if running and stream_application(inv) else "stopped"
+    return f"{where} (inventory {path.name}); the stream {stream}"
+
+
 def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
@@ -273,10 +292,14 @@ def main() -> None:
     args = p.parse_args()
     if min(args.rows, args.files, args.cold + args.warm) < 1 or args.cold < 0 or args.warm < 0:
         p.error("--rows, --files and at least one of --cold/--warm must be positive")
+    if args.seed < 0 or args.days <= 0:
+        p.error("--seed must be 0 or more and --days more than 0")
     inv, started = load_inventory(args.inventory), time.monotonic()
-    name = f"s{args.seed}d{args.days:g}r{args.rows}"
+    name = f"s{args.seed}d{args.days:g}r{args.rows}".replace(".", "_")  # a table name's part
     url = ensure_input(inv, args.seed, args.days, args.rows)
-    if not args.keep_stream:
+    # Stopped only if it runs, and started again only then.
+    stop_stream = not args.keep_stream and stream_application(inv) is not None
+    if stop_stream:
         sdp("stream", "stop", "-i", str(args.inventory))
     try:
         print("prepare: the four layouts", file=sys.stderr)
@@ -290,15 +313,13 @@ def main() -> None:
             "query", "--name", name, "--cold", str(args.cold), "--warm", str(args.warm),
             "--barrier", BARRIERS], on_barrier=lambda: drop_page_caches(inv))]  # fmt: skip
     finally:
-        if not args.keep_stream:
+        if stop_stream:
             sdp("stream", "start", "-i", str(args.inventory))
     summary = summarise(runs)
     meta = {
         "experiment": "E1 sorted storage",
-        "hardware": hardware(),
-        "setup": f"every service co-hosted on {len(inv.hosts('spark_worker'))} Spark worker "
-        f"host(s) of {args.inventory.name}; the stream "
-        + ("running" if args.keep_stream else "stopped"),
+        "hardware": hardware() + " (the control node)",
+        "setup": _setup(inv, args.inventory, running=not stop_stream),
         "versions": {c: served.version(c) for c in ("spark", "iceberg", "minio")},
         "rows": args.rows, "seed": args.seed, "days": args.days, "files": args.files,
         "cold": args.cold, "warm": args.warm, "input": url, "tables": name,

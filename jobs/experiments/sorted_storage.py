@@ -48,13 +48,14 @@ INPUT_PROPERTY = "sdp.experiment.input"
 HOUR_PROPERTY = "sdp.experiment.hour"
 PRODUCT_PROPERTY = "sdp.experiment.product"
 TARGET_PROPERTY = "sdp.experiment.target-file-size"
+FILES_PROPERTY = "sdp.experiment.files"
 # Sums and a distinct count, not count(*) alone: Iceberg answers a bare count from metadata.
 SELECT = "SELECT count(*) AS n, sum(price) AS revenue, count(DISTINCT user_id) AS users FROM {t}"
 IN_HOUR = "timestamp >= TIMESTAMP '{hour}' AND timestamp < TIMESTAMP '{hour}' + INTERVAL 1 HOUR"
 QUERIES = {
     "Q1 one hour": IN_HOUR,
-    "Q2 one product": "product_id = '{product}'",
-    "Q3 product in hour": "product_id = '{product}' AND " + IN_HOUR,
+    "Q2 one product": "product_id = {product}",
+    "Q3 product in hour": "product_id = {product} AND " + IN_HOUR,
 }
 
 
@@ -62,8 +63,13 @@ def table(name: str, layout: str) -> str:
     return f"{NAMESPACE}.sorted_storage_{name}_{layout}"
 
 
+def literal(text: str) -> str:
+    """A Spark SQL string literal: backslash escapes (Spark reads 'a''b' as 'a' 'b', i.e. ab)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def query_sql(query: str, tbl: str, hour: str, product: str) -> str:
-    where = QUERIES[query].format(hour=hour, product=product.replace("'", "''"))
+    where = QUERIES[query].format(hour=hour, product=literal(product))
     return f"{SELECT.format(t=tbl)} WHERE {where}"
 
 
@@ -98,12 +104,16 @@ def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
     base = table(args.name, "random")
     for layout, order in LAYOUTS.items():
         tbl = table(args.name, layout)
-        built = exists(spark, tbl) and properties(spark, tbl).get(INPUT_PROPERTY) == args.input
+        built = exists(spark, tbl) and {
+            k: v for k, v in properties(spark, tbl).items() if k in (INPUT_PROPERTY, FILES_PROPERTY)
+        } == {INPUT_PROPERTY: args.input, FILES_PROPERTY: str(args.files)}
         if built and not args.rebuild:
             emit("LAYOUT", {"layout": layout, "built_s": None, **layout_files(spark, tbl)})
             continue
         progress(f"building layout {layout}")
         started = time.perf_counter()
+        # Dropped with its files: a replaced table would keep every earlier build's.
+        spark.sql(f"DROP TABLE IF EXISTS {tbl} PURGE")
         if order is None:
             events = spark.read.schema(schema).json(args.input)
             spark.conf.set("spark.sql.shuffle.partitions", str(args.files))
@@ -113,7 +123,7 @@ def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
                 .writeTo(tbl)
                 .using("iceberg")
                 .tableProperty("write.distribution-mode", "none")
-                .createOrReplace()
+                .create()
             )
             written = layout_files(spark, tbl)
             if written["rows"] != args.rows:
@@ -122,10 +132,13 @@ def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
             _pick_parameters(spark, tbl, target)
             _rewrite(spark, tbl, target, "binpack")  # random order kept, files cut to size
         else:
-            spark.sql(f"CREATE OR REPLACE TABLE {tbl} USING iceberg AS SELECT * FROM {base}")
+            spark.sql(f"CREATE TABLE {tbl} USING iceberg AS SELECT * FROM {base}")
             _rewrite(spark, tbl, int(properties(spark, base)[TARGET_PROPERTY]), "sort", order)
         # Marked built last: a layout a crash left half made is made again.
-        spark.sql(f"ALTER TABLE {tbl} SET TBLPROPERTIES ('{INPUT_PROPERTY}' = '{args.input}')")
+        spark.sql(
+            f"ALTER TABLE {tbl} SET TBLPROPERTIES ('{INPUT_PROPERTY}' = {literal(args.input)}, "
+            f"'{FILES_PROPERTY}' = '{args.files}')"
+        )
         built = round(time.perf_counter() - started, 1)
         emit("LAYOUT", {"layout": layout, "built_s": built, **layout_files(spark, tbl)})
 
@@ -134,10 +147,17 @@ def _rewrite(spark: SparkSession, tbl: str, target: int, strategy: str, order: s
     """Every file of `tbl` rewritten by Iceberg to `target` bytes: each layout's files are cut
     by the same writer to the same target size."""
     sort = f"sort_order => '{order}', " if order else ""
+    name = tbl.split(".", 1)[1]
     spark.sql(
-        f"CALL {CATALOG}.system.rewrite_data_files(table => '{tbl.split('.', 1)[1]}', "
+        f"CALL {CATALOG}.system.rewrite_data_files(table => '{name}', "
         f"strategy => '{strategy}', {sort}options => map('rewrite-all', 'true', "
         f"'target-file-size-bytes', '{target}', 'max-file-group-size-bytes', '{2**40}'))"
+    )
+    # Only the rewritten files stay: the layouts are big and nothing else expires them.
+    now = spark.sql("SELECT current_timestamp() AS t").first().t
+    spark.sql(
+        f"CALL {CATALOG}.system.expire_snapshots(table => '{name}', "
+        f"older_than => TIMESTAMP '{now}', retain_last => 1)"
     )
 
 
@@ -162,7 +182,7 @@ def _pick_parameters(spark: SparkSession, tbl: str, target: int) -> None:
     )
     spark.sql(
         f"ALTER TABLE {tbl} SET TBLPROPERTIES ('{HOUR_PROPERTY}' = '{hour}', "
-        f"'{PRODUCT_PROPERTY}' = '{product}', '{TARGET_PROPERTY}' = '{target}')"
+        f"'{PRODUCT_PROPERTY}' = {literal(product)}, '{TARGET_PROPERTY}' = '{target}')"
     )
 
 
@@ -176,11 +196,10 @@ def _ui_json(spark: SparkSession, path: str):
 def scan_metrics(spark: SparkSession, job_group: str) -> dict:
     """Iceberg's scan metrics (the BatchScan node's SQL metrics) and the input bytes of the
     tasks of the SQL execution that ran `job_group`'s jobs."""
-    jobs = [j for j in _ui_json(spark, "jobs") if j.get("jobGroup") == job_group]
-    job_ids = {j["jobId"] for j in jobs}
-    stage_ids = {s for j in jobs for s in j["stageIds"]}
     deadline = time.monotonic() + 30
     while True:  # the UI's store lags the listener bus a little; it pages by 20 unless asked
+        jobs = [j for j in _ui_json(spark, "jobs") if j.get("jobGroup") == job_group]
+        job_ids = {j["jobId"] for j in jobs}
         executions = [
             e for e in _ui_json(spark, f"sql?details=true&planDescription=false&length={2**31 - 1}")
             if job_ids & set(e.get("successJobIds", []))
@@ -194,6 +213,7 @@ def scan_metrics(spark: SparkSession, job_group: str) -> dict:
     if len(scans) != 1:
         raise RuntimeError(f"expected one Iceberg scan, the plan has {len(scans)}")
     metrics = {m["name"]: m["value"] for m in scans[0]["metrics"]}
+    stage_ids = {s for j in jobs for s in j["stageIds"]}
     stages = [s for s in _ui_json(spark, "stages") if s["stageId"] in stage_ids]
     return {
         "iceberg": metrics,
@@ -201,9 +221,7 @@ def scan_metrics(spark: SparkSession, job_group: str) -> dict:
     }
 
 
-def run_query(spark: SparkSession, name: str, layout: str, query: str, mode: str, rep: int) -> dict:
-    base = properties(spark, table(name, "random"))
-    sql = query_sql(query, table(name, layout), base[HOUR_PROPERTY], base[PRODUCT_PROPERTY])
+def run_query(spark: SparkSession, sql: str, layout: str, query: str, mode: str, rep: int) -> dict:
     group = f"{layout}-{query}-{mode}-{rep}-{time.monotonic_ns()}"
     spark.sparkContext.setJobGroup(group, sql)
     started = time.perf_counter()
@@ -236,30 +254,42 @@ def wait_for_caller(go: Path, timeout_s: float = 600) -> None:
 
 
 def query(new_session: Callable[[str], SparkSession], args: argparse.Namespace) -> None:
-    runs = [(layout, q) for layout in LAYOUTS for q in QUERIES]
+    # The hour and product, read before any run: a cold run's clock then sees only its table.
+    spark = new_session("sdp-e1-parameters")
+    try:
+        base = properties(spark, table(args.name, "random"))
+    finally:
+        spark.stop()
+    sql = {
+        (layout, q): query_sql(q, table(args.name, layout), base[HOUR_PROPERTY],
+                               base[PRODUCT_PROPERTY])
+        for layout in LAYOUTS
+        for q in QUERIES
+    }  # fmt: skip
+    runs = list(sql)
     for rep in range(args.cold):
         for layout, q in runs:
             if args.barrier:
                 wait_for_caller(Path(args.barrier) / f"sdp-e1-{os.getpid()}-{rep}-{layout}-{q[:2]}")
             spark = new_session(f"sdp-e1-cold-{rep}")
             try:
-                emit("RESULT", run_query(spark, args.name, layout, q, "cold", rep))
+                emit("RESULT", run_query(spark, sql[layout, q], layout, q, "cold", rep))
             finally:
                 spark.stop()
     if args.warm:
         spark = new_session("sdp-e1-warm")
         try:
             for layout, q in runs:
-                run_query(spark, args.name, layout, q, "warm", -1)  # the warm-up, not reported
+                run_query(spark, sql[layout, q], layout, q, "warm", -1)  # warm-up, not reported
                 for rep in range(args.warm):
-                    emit("RESULT", run_query(spark, args.name, layout, q, "warm", rep))
+                    emit("RESULT", run_query(spark, sql[layout, q], layout, q, "warm", rep))
         finally:
             spark.stop()
 
 
 def session(name: str, timeout_s: float = 120) -> SparkSession:
-    """A new application, once its executors have registered: a cold run measures cold
-    caches, not executors starting."""
+    """A new application, once its first executor has registered (on one worker: all of
+    them): a cold run measures cold caches, not executors starting."""
     spark = SparkSession.builder.appName(name).getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     deadline = time.monotonic() + timeout_s
