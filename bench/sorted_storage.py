@@ -41,7 +41,7 @@ from generator.catalog import load_catalog
 from generator.simulator import SHOPPING, Simulator
 from jobs.experiments.sorted_storage import LAYOUTS, QUERIES
 from sdp.bundle import served
-from sdp.hosts.nspawn import state_dir
+from sdp.hosts.nspawn import host_dir, state_dir
 from sdp.paths import REPO_ROOT
 from sdp.platform import settings
 from sdp.platform.checks import s3_client, s3_endpoint, stream_application
@@ -103,7 +103,7 @@ def drop_page_caches(inv: Inventory) -> None:
     for host in inv.hosts("minio"):
         if _on_host(inv, host, "sync && echo 3 > /proc/sys/vm/drop_caches"):
             continue
-        if not (state_dir() / "hosts" / host).is_dir():
+        if not host_dir(state_dir(), host).is_dir():
             sys.exit(f"cannot drop the page cache of {host}: a cold run would not be cold")
         local = True
     if local:
@@ -269,7 +269,7 @@ def _setup(inv: Inventory, path: Path, running: bool) -> str:
     hosts = {h for hosts in inv.groups.values() for h in hosts}
     where = (
         "every service co-hosted on one container host of this machine"
-        if len(hosts) == 1 and (state_dir() / "hosts" / next(iter(hosts))).is_dir()
+        if len(hosts) == 1 and host_dir(state_dir(), next(iter(hosts))).is_dir()
         else f"{len(hosts)} hosts, {len(inv.hosts('spark_worker'))} Spark worker(s)"
     )
     stream = "running" if running and stream_application(inv) else "stopped"

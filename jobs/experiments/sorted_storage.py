@@ -26,16 +26,18 @@ import json
 import os
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from jobs.batch.session import job_session
 from jobs.lake import CATALOG
 from jobs.streaming.config import load_spec
+from jobs.streaming.tables import table_names
 
-NAMESPACE = f"{CATALOG}.experiments"
+LAYER = "experiments"  # the namespace, as table_names calls it
+NAMESPACE = f"{CATALOG}.{LAYER}"
 TOPIC = "shopping-events"
 # Layout -> the sort order `rewrite_data_files` gives it (None: written in random order).
 LAYOUTS: dict[str, str | None] = {
@@ -86,10 +88,6 @@ def properties(spark: SparkSession, tbl: str) -> dict[str, str]:
     return {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {tbl}").collect()}
 
 
-def exists(spark: SparkSession, tbl: str) -> bool:
-    return spark.catalog.tableExists(tbl)
-
-
 def layout_files(spark: SparkSession, tbl: str) -> dict:
     row = spark.sql(
         f"SELECT count(*) AS files, sum(file_size_in_bytes) AS bytes, sum(record_count) AS rows "
@@ -101,10 +99,10 @@ def layout_files(spark: SparkSession, tbl: str) -> dict:
 def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
     schema = load_spec(args.spec)[TOPIC].schema
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {NAMESPACE}")
-    base = table(args.name, "random")
+    base, existing = table(args.name, "random"), table_names(spark, LAYER)
     for layout, order in LAYOUTS.items():
         tbl = table(args.name, layout)
-        built = exists(spark, tbl) and {
+        built = tbl in existing and {
             k: v for k, v in properties(spark, tbl).items() if k in (INPUT_PROPERTY, FILES_PROPERTY)
         } == {INPUT_PROPERTY: args.input, FILES_PROPERTY: str(args.files)}
         if built and not args.rebuild:
@@ -253,13 +251,10 @@ def wait_for_caller(go: Path, timeout_s: float = 600) -> None:
     go.unlink()
 
 
-def query(new_session: Callable[[str], SparkSession], args: argparse.Namespace) -> None:
+def query(args: argparse.Namespace) -> None:
     # The hour and product, read before any run: a cold run's clock then sees only its table.
-    spark = new_session("sdp-e1-parameters")
-    try:
+    with job_session("sdp-e1-parameters") as spark:
         base = properties(spark, table(args.name, "random"))
-    finally:
-        spark.stop()
     sql = {
         (layout, q): query_sql(q, table(args.name, layout), base[HOUR_PROPERTY],
                                base[PRODUCT_PROPERTY])
@@ -271,33 +266,25 @@ def query(new_session: Callable[[str], SparkSession], args: argparse.Namespace) 
         for layout, q in runs:
             if args.barrier:
                 wait_for_caller(Path(args.barrier) / f"sdp-e1-{os.getpid()}-{rep}-{layout}-{q[:2]}")
-            spark = new_session(f"sdp-e1-cold-{rep}")
-            try:
+            with job_session(f"sdp-e1-cold-{rep}") as spark:
+                wait_for_executor(spark)
                 emit("RESULT", run_query(spark, sql[layout, q], layout, q, "cold", rep))
-            finally:
-                spark.stop()
     if args.warm:
-        spark = new_session("sdp-e1-warm")
-        try:
+        with job_session("sdp-e1-warm") as spark:
             for layout, q in runs:
                 run_query(spark, sql[layout, q], layout, q, "warm", -1)  # warm-up, not reported
                 for rep in range(args.warm):
                     emit("RESULT", run_query(spark, sql[layout, q], layout, q, "warm", rep))
-        finally:
-            spark.stop()
 
 
-def session(name: str, timeout_s: float = 120) -> SparkSession:
-    """A new application, once its first executor has registered (on one worker: all of
+def wait_for_executor(spark: SparkSession, timeout_s: float = 120) -> None:
+    """Returns once the application's first executor has registered (on one worker: all of
     them): a cold run measures cold caches, not executors starting."""
-    spark = SparkSession.builder.appName(name).getOrCreate()
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
     deadline = time.monotonic() + timeout_s
     while spark.sparkContext._jsc.sc().getExecutorIds().isEmpty():
         if time.monotonic() > deadline:
-            raise SystemExit(f"{name}: no executor registered within {timeout_s:.0f} s")
+            raise SystemExit(f"no executor registered within {timeout_s:.0f} s")
         time.sleep(0.2)
-    return spark
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -317,13 +304,10 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--barrier", help="before each cold run, wait for the caller's file in this dir")
     args = p.parse_args(argv)
     if args.command == "prepare":
-        spark = session("sdp-e1-prepare")
-        try:
+        with job_session("sdp-e1-prepare") as spark:
             prepare(spark, args)
-        finally:
-            spark.stop()
     else:
-        query(session, args)
+        query(args)
 
 
 if __name__ == "__main__":

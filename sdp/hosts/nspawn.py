@@ -156,6 +156,12 @@ def state_dir() -> Path:
     return Path(os.environ.get("SDP_HOSTS_DIR", "/var/lib/sdp-hosts"))
 
 
+def host_dir(state: Path, name: str) -> Path:
+    """A container host's directory (its overlay layers and root); it exists once the host was
+    made on this machine."""
+    return state / "hosts" / name
+
+
 def ssh_key_path(state: Path) -> Path:
     return state / "ssh" / "id_ed25519"
 
@@ -337,10 +343,10 @@ class ContainerHosts:
         return sorted(names)
 
     def root(self, host: Host) -> Path:
-        return self.dir / "hosts" / host.name / "root"
+        return host_dir(self.dir, host.name) / "root"
 
     def mount(self, host: Host, base: Path) -> Path:
-        layer = self.dir / "hosts" / host.name
+        layer = host_dir(self.dir, host.name)
         root = layer / "root"
         for sub in ("upper", "work", "root"):
             (layer / sub).mkdir(parents=True, exist_ok=True)
@@ -461,7 +467,7 @@ class ContainerHosts:
         """Stop the hosts and delete what they wrote; the base image is kept."""
         self.down()
         for host in self.spec.hosts:
-            shutil.rmtree(self.dir / "hosts" / host.name, ignore_errors=True)
+            shutil.rmtree(host_dir(self.dir, host.name), ignore_errors=True)
 
     def ssh_args(self, host: Host) -> list[str]:
         return ssh_command(self.key, host.address)
