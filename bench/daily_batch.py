@@ -18,18 +18,15 @@ import sys
 import time
 from datetime import date
 
-from pyiceberg.catalog import load_catalog as load_iceberg
-
 from bench.stream_pipeline import hardware, sdp
 from generator.catalog import load_catalog
 from generator.generate import Limits, run_generate
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
-from jobs.lake import CATALOG, pyiceberg_properties
+from sdp.lake.catalog import open_catalog
 from sdp.platform.checks import kafka_bootstrap
 from sdp.platform.dag_runs import Airflow
 from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory
-from sdp.stream.reconcile import lake_settings
 from tests.batch.test_daily_e2e import empty_days, midnight
 
 DAG = "daily_analytics"
@@ -44,7 +41,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     inv = load_inventory(LOCAL_INVENTORY)
-    lake = load_iceberg(CATALOG, **pyiceberg_properties(lake_settings(inv)))
+    lake = open_catalog(inv)
     started = time.monotonic()
     (day,) = empty_days(lake, 1, args.first_day)
     print(f"shop day {day}: generating {args.count:,} shopping events", file=sys.stderr)

@@ -47,11 +47,10 @@ from generator.generate import Limits, run_generate
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
 from generator.traffic import SaleSwitch
-from jobs.lake import CATALOG, pyiceberg_properties
+from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory
-from sdp.stream.reconcile import lake_settings
 
 SDP = str(Path(sys.executable).with_name("sdp"))
 
@@ -285,8 +284,6 @@ def recovery(args, inv, lake) -> dict:
 
 
 def main() -> None:
-    from pyiceberg.catalog import load_catalog as load_iceberg
-
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -308,7 +305,7 @@ def main() -> None:
     rec.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     inv = load_inventory(LOCAL_INVENTORY)
-    lake = load_iceberg(CATALOG, **pyiceberg_properties(lake_settings(inv)))
+    lake = open_catalog(inv)
     started = time.monotonic()
     result = {"throughput": throughput, "latency": latency, "recovery": recovery}[args.mode](
         args, inv, lake

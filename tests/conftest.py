@@ -120,9 +120,6 @@ def stream_spec():
 @pytest.fixture(scope="module")
 def lake(platform):
     """The platform's Iceberg catalog through pyiceberg (what a notebook user would open)."""
-    from pyiceberg.catalog import load_catalog
+    from sdp.lake.catalog import open_catalog
 
-    from jobs.lake import CATALOG, pyiceberg_properties
-    from sdp.stream.reconcile import lake_settings
-
-    return load_catalog(CATALOG, **pyiceberg_properties(lake_settings(platform)))
+    return open_catalog(platform)

@@ -22,7 +22,9 @@ from pyspark.sql import types as T
 
 from jobs.streaming.config import (
     BATCH_LOG_TABLE,
+    BATCH_PROPERTY,
     DEAD_LETTER_TABLE,
+    QUERY_PROPERTY,
     WINDOW_MINUTES,
     StreamSettings,
     TopicSpec,
@@ -35,8 +37,6 @@ from jobs.streaming.tables import BATCH_LOG_SCHEMA
 
 log = logging.getLogger("sdp.stream")
 
-BATCH_PROPERTY = "sdp.batch-id"
-QUERY_PROPERTY = "sdp.query"
 MICROS_PER_MINUTE = 60 * 1_000_000
 WINDOW_MICROS = WINDOW_MINUTES * MICROS_PER_MINUTE
 
@@ -192,9 +192,13 @@ class BatchWriter:
     # -- idempotent appends --------------------------------------------------------------
     def _last_committed(self, spark: SparkSession, table: str) -> int:
         if table not in self._committed:
+            # Only the current state's history counts: a batch whose commit an operator
+            # rolled back (`sdp lake rollback`) is no longer in the table, so it is not skipped.
             found = spark.sql(
-                f"SELECT max(CAST(summary['{BATCH_PROPERTY}'] AS BIGINT)) FROM {table}.snapshots "
-                f"WHERE summary['{QUERY_PROPERTY}'] = '{self.settings.query_name}'"
+                f"SELECT max(CAST(s.summary['{BATCH_PROPERTY}'] AS BIGINT)) "
+                f"FROM {table}.snapshots s JOIN {table}.history h USING (snapshot_id) "
+                f"WHERE h.is_current_ancestor "
+                f"AND s.summary['{QUERY_PROPERTY}'] = '{self.settings.query_name}'"
             ).first()[0]
             self._committed[table] = -1 if found is None else found
         return self._committed[table]

@@ -13,6 +13,9 @@ CATALOG = "lake"
 LAYERS = ("bronze", "silver", "gold", "ops")
 DEAD_LETTER_TABLE = f"{CATALOG}.bronze.dead_letter"
 BATCH_LOG_TABLE = f"{CATALOG}.ops.stream_batches"
+# Snapshot properties of the stream's appends: a replayed batch finds its own commit by them.
+BATCH_PROPERTY = "sdp.batch-id"
+QUERY_PROPERTY = "sdp.query"
 WINDOW_MINUTES = 5  # gold windows
 WINDOW = f"{WINDOW_MINUTES} minutes"
 

@@ -20,15 +20,20 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from jobs.batch.session import job_session
-from jobs.streaming.config import BATCH_LOG_TABLE, CATALOG, DEAD_LETTER_TABLE, load_spec
+from jobs.streaming.config import (
+    BATCH_LOG_TABLE,
+    CATALOG,
+    DEAD_LETTER_TABLE,
+    TopicSpec,
+    load_spec,
+)
 from jobs.streaming.gold import GOLD_FROM_TOPIC
 
 log = logging.getLogger("sdp.maintenance")
 
 
-def tables(spec_path: Path) -> dict[str, str | None]:
+def tables(spec: dict[str, TopicSpec]) -> dict[str, str | None]:
     """Every table of the stream → the time column limiting compaction (None: compact all)."""
-    spec = load_spec(spec_path)
     found: dict[str, str | None] = {DEAD_LETTER_TABLE: None, BATCH_LOG_TABLE: None}
     for topic in spec.values():
         if topic.table is not None:
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         # Iceberg's procedure refuses it too, but only after a Spark application has started.
         p.error("--orphans-older-than-hours below 24 could delete files a running write still "
                 "adds (Iceberg's remove_orphan_files refuses it)")  # fmt: skip
-    everything = tables(args.spec)
+    everything = tables(load_spec(args.spec))
     unknown = set(args.table or []) - everything.keys()
     if unknown:
         p.error(f"not a table of the stream: {', '.join(sorted(unknown))}")

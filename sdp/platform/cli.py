@@ -5,7 +5,7 @@ import sys
 import tempfile
 import time
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -56,6 +56,25 @@ HostsArg = Annotated[list[str], typer.Argument(help="inventory host names", show
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
+
+
+def moment(value: str | None, option: str) -> datetime | None:
+    """An option's time: an ISO date-time with a zone, or a time ago (30m, 2h, 1d)."""
+    if value is None:
+        return None
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise typer.BadParameter(
+            f"{value!r} is neither a time ago (30m, 2h, 1d) nor an ISO date-time with a zone",
+            param_hint=option,
+        )
+    return parsed
 
 
 def _inventory(path: Path) -> Inventory:

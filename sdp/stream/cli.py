@@ -2,7 +2,6 @@
 
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from sdp.platform import settings
 from sdp.platform.checks import stream_application
-from sdp.platform.cli import InventoryOpt, _fail, _inventory, playbook
+from sdp.platform.cli import InventoryOpt, _fail, _inventory, moment, playbook
 from sdp.platform.inventory import ANSIBLE_DIR, LOCAL_INVENTORY, ansible_env, ansible_tool
 from sdp.platform.jobs import job_error, spark_submit
 
@@ -82,25 +81,6 @@ def status(inventory: InventoryOpt = LOCAL_INVENTORY):
     raise typer.Exit(0 if app_info and app_info["state"] == "RUNNING" else 1)
 
 
-def _since(value: str | None) -> datetime | None:
-    """An ISO date-time with a zone, or a time ago: 30m, 2h, 1d."""
-    if value is None:
-        return None
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[:-1].isdigit() and value[-1:] in units:
-        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise typer.BadParameter(
-            f"{value!r} is neither a time ago (30m, 2h, 1d) nor an ISO date-time with a zone",
-            param_hint="--since",
-        )
-    return parsed
-
-
 @app.command("reconcile")
 def reconcile_command(
     inventory: InventoryOpt = LOCAL_INVENTORY,
@@ -125,7 +105,7 @@ def reconcile_command(
     unknown = sorted(set(topics) - set(_spec_topics()))
     if unknown:
         raise _fail(f"--topic {', '.join(unknown)}: not in generator/schemas/topics.yml")
-    start = _since(since)
+    start = moment(since, "--since")
     deadline = time.monotonic() + wait
     while True:  # the offsets alone tell whether it caught up; the lake is read once, after
         kafka, checkpoint = positions(inv, topics, start)

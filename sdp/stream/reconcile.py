@@ -19,12 +19,11 @@ from functools import reduce
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.lake import CATALOG, LakeSettings, pyiceberg_properties
 from jobs.streaming.spec import table_name
+from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap, s3_client, s3_endpoint
 from sdp.platform.inventory import Inventory
-from sdp.platform.secrets import read_secret
 
 Offsets = dict[str, dict[int, int]]  # topic → partition → offset
 KafkaRanges = dict[str, dict[int, tuple[int, int]]]  # topic → partition → (start, end)
@@ -64,21 +63,6 @@ class TopicReconciliation:
     @property
     def ok(self) -> bool:
         return self.missing == 0 and self.duplicates == 0
-
-
-def lake_settings(inv: Inventory) -> LakeSettings:
-    owner = settings.platform("sdp_catalog_owner")
-    return LakeSettings(
-        pg_host=inv.addresses("postgres")[0],
-        pg_port=settings.platform("postgres_port"),
-        pg_database=settings.platform("sdp_catalog_db"),
-        pg_user=owner,
-        pg_password=read_secret(inv.cluster_name, f"postgres-{owner}"),
-        s3_endpoint=s3_endpoint(inv),
-        s3_access_key=settings.platform("sdp_s3_access_key"),
-        s3_secret_key=read_secret(inv.cluster_name, "minio-spark-secret-key"),
-        warehouse=settings.platform("sdp_warehouse"),
-    )
 
 
 def kafka_offsets(
@@ -138,8 +122,17 @@ def read_checkpoint(s3, where: StreamLocation) -> Checkpoint:
     if not committed:
         return Checkpoint(None, {}, bool(planned))
     last = committed[-1]
-    body = s3.get_object(Bucket=where.bucket, Key=f"{where.prefix}/offsets/{last}")["Body"]
-    return Checkpoint(last, parse_offsets_file(body.read().decode()), planned[-1] > last)
+    return Checkpoint(last, batch_end(s3, where, last), planned[-1] > last)
+
+
+def batch_end(s3, where: StreamLocation, batch: int) -> Offsets:
+    """Where batch `batch` of the stream ended in each partition (its offsets file); KeyError
+    when the checkpoint no longer keeps it."""
+    try:
+        body = s3.get_object(Bucket=where.bucket, Key=f"{where.prefix}/offsets/{batch}")["Body"]
+    except s3.exceptions.NoSuchKey:
+        raise KeyError(f"batch {batch} is no longer in the stream's checkpoint") from None
+    return parse_offsets_file(body.read().decode())
 
 
 LANDED = pa.schema([("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())])
@@ -226,9 +219,7 @@ def pending(kafka: KafkaRanges, checkpoint: Checkpoint) -> int:
 
 def audit(inv: Inventory, kafka: KafkaRanges, checkpoint: Checkpoint) -> list[TopicReconciliation]:
     """Each topic of `kafka` against the rows in bronze and the dead-letter table."""
-    from pyiceberg.catalog import load_catalog
-
-    catalog = load_catalog(CATALOG, **pyiceberg_properties(lake_settings(inv)))
+    catalog = open_catalog(inv)
     dead = _landed(catalog, "bronze.dead_letter", kafka,
                    "kafka_topic", "kafka_partition", "kafka_offset")  # fmt: skip
     results = []

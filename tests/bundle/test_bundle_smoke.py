@@ -14,8 +14,8 @@ import pytest
 
 from jobs.lake import CATALOG, pyiceberg_properties, spark_conf
 from sdp.bundle import layout
+from sdp.lake.catalog import lake_settings
 from sdp.platform import checks, settings
-from sdp.stream.reconcile import lake_settings
 
 pytestmark = pytest.mark.integration
 

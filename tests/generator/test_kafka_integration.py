@@ -61,14 +61,21 @@ def ensure_topics(bootstrap: str, names, prefix: str) -> None:
     for future in admin.create_topics(new).values() if new else ():
         future.result(30)
     deadline = time.monotonic() + 30
-    while True:  # a new partition has no leader for a moment
+    while True:  # a broker learns of a new topic, and its partitions of a leader, a moment later
         metadata = admin.list_topics(timeout=10).topics
-        partitions = [p for n in names for p in metadata[prefix + n].partitions.values()]
+        partitions = [
+            p
+            for n in names
+            if prefix + n in metadata
+            for p in metadata[prefix + n].partitions.values()
+        ]
         if len(partitions) == sum(topic(n).partitions for n in names) and all(
             p.leader >= 0 and p.error is None for p in partitions
         ):
             return
-        assert time.monotonic() < deadline, f"topics {names} got no leaders within 30s"
+        assert time.monotonic() < deadline, (
+            f"topics {names} were not all listed with leaders within 30s"
+        )
         time.sleep(0.2)
 
 

@@ -162,3 +162,29 @@ def test_a_crash_between_bronze_and_dead_letters_then_a_replay_lands_each_record
     assert [(d.kafka_offset, d.reason) for d in dead] == [
         (1, "timestamp in the future: 2024-06-01 14:00:00")
     ]
+
+
+def test_a_batch_whose_commit_was_rolled_back_lands_again_when_replayed(lake, stream_spec):
+    spark, partition = lake, 8
+    sent = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
+
+    def batch(event_id: str):
+        value = encode(event(event_id=event_id, timestamp="2024-06-02T11:59:00Z"))
+        return kafka_rows(spark, "shopping-events", [value], partition, sent)
+
+    table = stream_spec["shopping-events"].table.fqn("bronze")
+
+    def bronze() -> list[str]:
+        rows = spark.table(table).where(F.col("_kafka_partition") == partition).collect()
+        return sorted(r.event_id for r in rows)
+
+    BatchWriter(spark, stream_spec, settings("unit-rollback"), serving=None)(batch("kept"), 2)
+    kept = spark.sql(f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC")
+    kept = kept.first()[0]
+    BatchWriter(spark, stream_spec, settings("unit-rollback"), serving=None)(batch("back"), 3)
+    spark.sql(f"CALL {CATALOG}.system.rollback_to_snapshot('{table}', {kept})").collect()
+    assert bronze() == ["kept"]
+
+    # Batch 3's commit is still among the table's snapshots, but no longer in its history.
+    BatchWriter(spark, stream_spec, settings("unit-rollback"), serving=None)(batch("back"), 3)
+    assert bronze() == ["back", "kept"]

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 import typer
 
-from sdp.stream.cli import _since
+from sdp.platform.cli import moment
 from sdp.stream.reconcile import LANDED, Checkpoint, parse_offsets_file, pending, reconcile_topic
 
 OFFSETS_FILE = """v1
@@ -70,9 +70,10 @@ def test_pending_counts_from_the_committed_end_or_the_start_if_later():
     assert pending({"t": {0: (10, 20), 1: (6, 9)}}, checkpoint) == 5 + 3
 
 
-def test_since_takes_a_time_ago_or_a_zoned_time_and_names_the_option_otherwise():
-    assert _since("2026-12-05T00:00:00+00:00") == datetime(2026, 12, 5, tzinfo=UTC)
-    assert timedelta(minutes=29) < datetime.now(UTC) - _since("30m") < timedelta(minutes=31)
+def test_a_time_option_takes_a_time_ago_or_a_zoned_time_and_names_the_option_otherwise():
+    assert moment("2026-12-05T00:00:00+00:00", "--since") == datetime(2026, 12, 5, tzinfo=UTC)
+    ago = datetime.now(UTC) - moment("30m", "--since")
+    assert timedelta(minutes=29) < ago < timedelta(minutes=31)
     for bad in ("yesterday", "2026-12-05T00:00:00", "5w"):
         with pytest.raises(typer.BadParameter, match="neither a time ago"):
-            _since(bad)
+            moment(bad, "--since")
