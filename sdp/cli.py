@@ -7,6 +7,7 @@ from sdp.bundle.cli import app as artifacts_app
 from sdp.cluster.cli import app as cluster_app
 from sdp.dashboards.cli import app as dashboards_app
 from sdp.hosts.cli import app as hosts_app
+from sdp.lake.cli import app as lake_app
 from sdp.platform.cli import app as platform_app
 from sdp.report.cli import app as report_app
 from sdp.stream.cli import app as stream_app
@@ -18,6 +19,7 @@ app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(platform_app, name="platform")
 app.add_typer(stream_app, name="stream")
+app.add_typer(lake_app, name="lake")
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(report_app, name="report")
 app.add_typer(dashboards_app, name="dashboards")
