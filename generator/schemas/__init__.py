@@ -6,6 +6,7 @@ Schemas may point into `common.schema.json` with `$ref` and extend a shared part
 
 import copy
 import json
+import os
 import re
 from datetime import datetime
 from functools import cache
@@ -14,7 +15,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-SCHEMA_DIR = Path(__file__).resolve().parent
+# The schema source: this directory. SDP_SCHEMA_DIR names a copy to deploy instead (the schema
+# evolution test deploys changed copies).
+SCHEMA_DIR = Path(os.environ.get("SDP_SCHEMA_DIR") or Path(__file__).resolve().parent)
 
 # RFC 3339 as the topics carry it: a zone is mandatory, so naive times cannot slip through.
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")

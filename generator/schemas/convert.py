@@ -123,6 +123,25 @@ def to_iceberg_schema(name: str):  # -> pyiceberg.schema.Schema
     )
 
 
+def renamed_fields(name: str) -> dict[str, str]:
+    """A field's path (a.b; `element` for an array's items) → its old name, for each field of
+    topic `name` that declares `"x-renamed-from": "<old name>"`: the tables rename the column."""
+    found: dict[str, str] = {}
+
+    def walk(schema: dict[str, Any], path: str) -> None:
+        inner, json_type, _ = _non_null(schema, path or name)
+        if json_type == "array" and "items" in inner:
+            walk(inner["items"], f"{path}.element")
+        for field, prop in inner.get("properties", {}).items() if json_type == "object" else ():
+            here = f"{path}.{field}" if path else field
+            if "x-renamed-from" in prop:
+                found[here] = prop["x-renamed-from"]
+            walk(prop, here)
+
+    walk(_topic_schema(name), "")
+    return found
+
+
 def field_rules(name: str) -> list[dict[str, Any]]:
     """What topic `name`'s schema demands of each top-level field, for checks outside jsonschema
     (the streaming job checks records in Spark): required, null allowed, enum, bounds, minLength."""

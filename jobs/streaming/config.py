@@ -43,6 +43,7 @@ class TopicSpec:
     schema: T.StructType
     rules: list[dict[str, Any]]
     table: TableLayout | None  # None: the dead-letter topic
+    renamed: dict[str, str] = field(default_factory=dict)  # a field's path → its old name
 
     @property
     def is_dead_letter(self) -> bool:
@@ -59,7 +60,7 @@ def _topic_spec(entry: dict[str, Any]) -> TopicSpec:
         ]
         if unknown:
             raise SpecError(f"topic {entry['topic']}: table names unknown fields {unknown}")
-    return TopicSpec(entry["topic"], schema, entry["rules"], table)
+    return TopicSpec(entry["topic"], schema, entry["rules"], table, entry.get("renamed", {}))
 
 
 def load_spec(path: Path) -> dict[str, TopicSpec]:
@@ -119,6 +120,7 @@ class StreamSettings:
     topics: list[str] = field(default_factory=list)  # empty: every topic of the spec
     serving: ServingSettings | None = None
     metrics_address: str | None = None  # HOST:PORT where the driver serves its metrics
+    available_now: bool = False  # process what Kafka holds now, then stop (a backfill, a test)
 
     def __post_init__(self):
         for name in ("trigger_seconds", "watermark_minutes", "future_minutes"):

@@ -50,6 +50,8 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
     p.add_argument("--query-name", default="sdp-stream")
     p.add_argument("--topics", default="", help="comma-separated; default every spec topic")
     p.add_argument("--metrics-address", help="HOST:PORT to serve the stream's metrics at")
+    p.add_argument("--available-now", action="store_true",
+                   help="process the records Kafka holds now, then stop")  # fmt: skip
     add_serving_arguments(p)
     args = p.parse_args(argv)
     try:
@@ -67,6 +69,7 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
             topics=[t for t in args.topics.split(",") if t],
             serving=serving,
             metrics_address=args.metrics_address,
+            available_now=args.available_now,
         )
     except ValueError as exc:
         p.error(str(exc))
@@ -113,11 +116,16 @@ def start(
     )
     if settings.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", settings.max_offsets_per_trigger)
+    trigger = (
+        {"availableNow": True}
+        if settings.available_now
+        else {"processingTime": f"{settings.trigger_seconds} seconds"}
+    )
     return (
         reader.load()
         .writeStream.queryName(settings.query_name)
         .option("checkpointLocation", settings.checkpoint)
-        .trigger(processingTime=f"{settings.trigger_seconds} seconds")
+        .trigger(**trigger)
         .foreachBatch(BatchWriter(spark, spec, settings, serving, metrics))
         .start()
     )

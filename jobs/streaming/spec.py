@@ -18,7 +18,7 @@ def table_name(topic: str) -> str:
 
 
 def build_spec() -> dict[str, Any]:
-    from generator.schemas.convert import field_rules, to_spark_schema
+    from generator.schemas.convert import field_rules, renamed_fields, to_spark_schema
     from generator.topics import load_topics
 
     topics = []
@@ -27,6 +27,7 @@ def build_spec() -> dict[str, Any]:
             "topic": t.name,
             "schema": to_spark_schema(t.name).jsonValue(),
             "rules": field_rules(t.name),
+            "renamed": renamed_fields(t.name),
         }
         if t.table is None:
             entry["dead_letter"] = True

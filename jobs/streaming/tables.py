@@ -6,6 +6,8 @@ fail a whole micro-batch over one bad record). Writes sort within each task by t
 order (`WRITE LOCALLY ORDERED BY`, no shuffle per micro-batch); compaction sorts globally.
 """
 
+import logging
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -17,8 +19,11 @@ from jobs.streaming.config import (
     StreamSettings,
     TopicSpec,
 )
+from jobs.streaming.evolution import plan_changes
 from jobs.streaming.gold import GoldTable
 from jobs.streaming.parse import DEAD_LETTER_SCHEMA, METADATA
+
+log = logging.getLogger("sdp.stream")
 
 # Each micro-batch commits: keep metadata history short and retry commits that race
 # maintenance.
@@ -57,14 +62,17 @@ def nullable(data_type: T.DataType) -> T.DataType:
     return data_type
 
 
-def topic_table_schema(spec: TopicSpec) -> T.StructType:
-    """Bronze and silver columns: the topic's fields, then Kafka and ingest metadata."""
+def topic_columns(spec: TopicSpec) -> T.StructType:
+    """Bronze and silver columns: the topic's fields (required ones not nullable), then Kafka
+    and ingest metadata."""
     extra = [T.StructField(name, data_type) for name, (_, data_type) in METADATA.items()]
-    return nullable(
-        T.StructType(
-            [*spec.schema.fields, *extra, T.StructField("_ingested_at", T.TimestampType())]
-        )
+    return T.StructType(
+        [*spec.schema.fields, *extra, T.StructField("_ingested_at", T.TimestampType())]
     )
+
+
+def topic_table_schema(spec: TopicSpec) -> T.StructType:
+    return nullable(topic_columns(spec))
 
 
 def _ddl(spark: SparkSession, schema: T.StructType) -> str:
@@ -115,6 +123,20 @@ def table_names(spark: SparkSession, layer: str) -> set[str]:
     return {f"{CATALOG}.{layer}.{row.tableName}" for row in shown}
 
 
+def evolve_tables(spark: SparkSession, spec: dict[str, TopicSpec], existing: set[str]) -> None:
+    """The spec's schema changes on the topic tables in `existing`; SchemaChangeRefused (naming
+    each field) before any change if one of them cannot be made."""
+    planned = [
+        (fqn, plan_changes(fqn, spark.table(fqn).schema, topic_columns(topic), topic.renamed))
+        for topic in spec.values() if topic.table is not None
+        for fqn in (topic.table.fqn("bronze"), topic.table.fqn("silver")) if fqn in existing
+    ]  # fmt: skip
+    for fqn, changes in planned:
+        for change in changes:
+            spark.sql(f"ALTER TABLE {fqn} {change.clause}")
+            log.warning("schema of %s changed: %s", fqn, change.what)
+
+
 def gold_schema(example: DataFrame) -> T.StructType:
     return nullable(example.schema.add("updated_at", T.TimestampType()))
 
@@ -125,7 +147,8 @@ def ensure_tables(
     settings: StreamSettings,
     gold: dict[GoldTable, DataFrame],
 ) -> list[str]:
-    """Namespaces and every table of the stream; the names of those created now.
+    """Namespaces and every table of the stream; the names of those created now. Topic tables
+    that exist get the spec's schema changes first (all of them planned before any is made).
 
     `gold` maps each gold table to an empty frame of its rows (its schema comes from the
     transform that fills it, so it is written nowhere else)."""
@@ -133,6 +156,7 @@ def ensure_tables(
     for layer in LAYERS:
         spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{layer}")
         existing |= table_names(spark, layer)
+    evolve_tables(spark, spec, existing)
     created = []
 
     def create(fqn, schema, layer, partition, sort):

@@ -114,27 +114,35 @@ def read(
         Console(width=200).print(out)
 
 
-def _stream_running(inv: Inventory) -> str | None:
-    """Why the stream counts as running (its unit on the master host is active), or None."""
-    unit = settings.role("spark", "spark_stream_name")
-    master = inv.hosts("spark_master")[0]
-    shown = subprocess.run(inv.ssh(master, f"systemctl is-active {shlex.quote(unit)}"),
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
-    state = shown.stdout.strip()
-    if state in ("inactive", "failed", "unknown"):
-        return None
-    if not state:
-        raise _fail(f"cannot tell whether the stream runs on {master}: {shown.stderr.strip()}")
-    return f"its unit {unit} on {master} is {state}"
+def _running(inv: Inventory, queries: set[str]) -> list[str]:
+    """Why each streaming query of `queries` counts as running: the platform's stream while its
+    unit is active, any other while a Spark application of its name is."""
+    from sdp.platform.checks import spark_master_state
+
+    stream, reasons = settings.role("spark", "spark_stream_name"), []
+    if stream in queries:
+        master = inv.hosts("spark_master")[0]
+        shown = subprocess.run(inv.ssh(master, f"systemctl is-active {shlex.quote(stream)}"),
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        state = shown.stdout.strip()
+        if not state:
+            raise _fail(f"cannot tell whether the stream runs on {master}: {shown.stderr.strip()}")
+        if state not in ("inactive", "failed", "unknown"):
+            reasons.append(f"its unit {stream} on {master} is {state}")
+    if queries - {stream}:
+        active = {a["name"] for a in spark_master_state(inv).get("activeapps", [])}
+        reasons += [f"the Spark application {q} is active"
+                    for q in sorted((queries - {stream}) & active)]  # fmt: skip
+    return reasons
 
 
-def _audit_batches(inv: Inventory, batches: list[int], topics: list[str]):
-    """Reconcile Kafka with the lake over exactly the records of the stream's batches `batches`
-    (from their offsets in the checkpoint): (results, None), or (None, why it cannot)."""
+def _audit_batches(inv: Inventory, query: str, batches: list[int], topics: list[str]):
+    """Reconcile Kafka with the lake over exactly the records of `query`'s batches `batches`
+    (their offsets in its checkpoint): (results, None), or (None, why it cannot)."""
     from sdp.platform.checks import s3_client, s3_endpoint
     from sdp.stream.reconcile import Checkpoint, StreamLocation, audit, batch_end
 
-    s3, where = s3_client(inv, s3_endpoint(inv)), StreamLocation.from_role()
+    s3, where = s3_client(inv, s3_endpoint(inv)), StreamLocation.of_query(query)
     try:
         end = batch_end(s3, where, batches[-1])
         start = batch_end(s3, where, batches[0] - 1) if batches[0] > 0 else {}
@@ -154,20 +162,18 @@ def rollback(
     at: AtOpt = None,
 ):
     """Make a snapshot the table's current one: back to an earlier state, or forward again to
-    one a rollback left. A table the stream writes is refused while the stream runs
-    (`sdp stream stop` first); for bronze and the dead-letter table, Kafka is then reconciled
-    with the lake over the stream batches the move took out or put back."""
+    one a rollback left. Refused while a streaming query that committed to the table runs (the
+    platform's: `sdp stream stop` first). For bronze and the dead-letter table, Kafka is then
+    reconciled with the lake over the stream batches the move took out or put back."""
     from sdp.lake.snapshots import changed_snapshots, set_current, stream_batches, stream_tables
 
     inv = _inventory(inventory)
     name = table.removeprefix("lake.")
-    written = stream_tables()
-    if name in written:
-        running = _stream_running(inv)
-        if running:
-            raise _fail(f"{name} is written by the stream, which runs ({running}): "
-                        f"stop it first (sdp stream stop -i {inventory})")  # fmt: skip
     loaded = _load(inv, name)
+    running = _running(inv, set(stream_batches(loaded.snapshots())))
+    if running:
+        raise _fail(f"{name} is written by a stream that runs ({'; '.join(running)}): stop it "
+                    f"first (the platform's: sdp stream stop -i {inventory})")  # fmt: skip
     target = _snapshot(loaded, snapshot, at)
     current = loaded.current_snapshot()
     if current is not None and current.snapshot_id == target.snapshot_id:
@@ -180,19 +186,19 @@ def rollback(
     console.print(f"{name}: current snapshot {current.snapshot_id if current else None} → "
                   f"{target.snapshot_id}; rows {rows_before:,} → {rows_after:,}",
                   highlight=False)  # fmt: skip
-    topic = written.get(name)
-    batches = stream_batches(changed, settings.role("spark", "spark_stream_name"))
-    if topic is None or not batches:
+    topic = stream_tables().get(name)
+    if topic is None:
         return
     from sdp.stream.cli import _spec_topics, _table
 
     topics = _spec_topics() if topic == "*" else [topic]
-    results, why = _audit_batches(inv, batches, topics)
-    if results is None:
-        console.print(f"not reconciled: {why}")
-        return
-    Console(width=140).print(_table(results))
-    missing = sum(r.missing for r in results)
-    console.print(f"over the stream's batches {batches[0]}–{batches[-1]}: {missing:,} record(s) "
-                  f"missing from the lake, {sum(r.duplicates for r in results):,} duplicated",
-                  highlight=False)  # fmt: skip
+    for query, batches in stream_batches(changed).items():
+        results, why = _audit_batches(inv, query, batches, topics)
+        if results is None:
+            console.print(f"{query}: not reconciled: {why}")
+            continue
+        Console(width=140).print(_table(results))
+        console.print(f"over {query}'s batches {batches[0]}–{batches[-1]}: "
+                      f"{sum(r.missing for r in results):,} record(s) missing from the lake, "
+                      f"{sum(r.duplicates for r in results):,} duplicated",
+                      highlight=False)  # fmt: skip

@@ -110,13 +110,14 @@ def stream_tables() -> dict[str, str | None]:
     return found
 
 
-def stream_batches(snapshots, query: str) -> list[int]:
-    """The stream's batch ids among `snapshots` (those `query` committed)."""
-    return sorted(
-        int(s.summary[BATCH_PROPERTY])
-        for s in snapshots
-        if s.summary and s.summary.get(QUERY_PROPERTY) == query and BATCH_PROPERTY in s.summary
-    )
+def stream_batches(snapshots) -> dict[str, list[int]]:
+    """The streaming queries that committed among `snapshots` → their batch ids."""
+    found: dict[str, list[int]] = {}
+    for s in snapshots:
+        props = s.summary.additional_properties if s.summary else {}
+        if QUERY_PROPERTY in props and BATCH_PROPERTY in props:
+            found.setdefault(props[QUERY_PROPERTY], []).append(int(props[BATCH_PROPERTY]))
+    return {query: sorted(ids) for query, ids in found.items()}
 
 
 def changed_snapshots(table, target_id: int) -> list:

@@ -111,6 +111,7 @@ def load_inventory(path: Path = LOCAL_INVENTORY) -> Inventory:
         capture_output=True,
         text=True,
         cwd=ANSIBLE_DIR,
+        stdin=subprocess.DEVNULL,  # Ansible refuses a non-blocking one (a lookup's, for one)
     )
     if result.returncode != 0:
         raise InventoryError(f"reading the inventory {path} failed:\n{result.stderr.strip()}")

@@ -1,4 +1,4 @@
-"""`sdp stream start|stop|status|reconcile|maintain`: the streaming job of an inventory."""
+"""`sdp stream start|stop|status|reconcile|schema-changes|maintain`: an inventory's stream."""
 
 import subprocess
 import time
@@ -130,6 +130,24 @@ def reconcile_command(
     if bad:
         console.print(f"[red]does not reconcile:[/red] {', '.join(bad)}")
         raise typer.Exit(1)
+
+
+@app.command("schema-changes")
+def schema_changes(inventory: InventoryOpt = LOCAL_INVENTORY):
+    """What deploying the schema source (generator/schemas/, or $SDP_SCHEMA_DIR) would change in
+    the lake's tables; exit 1, naming each field, if Iceberg cannot make a change safely (a
+    deployment stops at the same check)."""
+    from jobs.streaming.evolution import SchemaChangeRefused
+    from sdp.lake.catalog import open_catalog
+    from sdp.stream.schema_changes import pending_changes
+
+    try:
+        planned = pending_changes(open_catalog(_inventory(inventory)))
+    except SchemaChangeRefused as exc:
+        raise _fail(f"refused: {exc}") from None
+    changes = [f"{table}: {c.what}" for table, changes in planned.items() for c in changes]
+    for line in changes or ["no schema changes"]:
+        typer.echo(line)
 
 
 @app.command()

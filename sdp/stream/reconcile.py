@@ -41,6 +41,14 @@ class StreamLocation:
         bucket, _, prefix = checkpoint.removeprefix("s3a://").partition("/")
         return cls(settings.role("spark", "spark_stream_name"), bucket, prefix.rstrip("/"))
 
+    @classmethod
+    def of_query(cls, name: str) -> "StreamLocation":
+        """The platform's stream's, or another query's by the role's convention: the checkpoint
+        bucket, under the query's name (a second instance of the job, a backfill)."""
+        if name == settings.role("spark", "spark_stream_name"):
+            return cls.from_role()
+        return cls(name, f"{settings.platform('sdp_bucket_prefix')}checkpoints", name)
+
 
 @dataclass(frozen=True)
 class Checkpoint:

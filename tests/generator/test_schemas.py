@@ -111,3 +111,24 @@ def test_converter_rejects_what_it_cannot_map():
         )
     with pytest.raises(SchemaError, match="one schema and null"):
         _convert({"anyOf": [{"type": "string"}, {"type": "integer"}]}, "t", types)
+
+
+def test_renamed_fields_are_found_at_any_depth(monkeypatch):
+    from generator.schemas import convert
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "category": {"type": "string", "x-renamed-from": "cat"},
+            "device": {"type": ["object", "null"], "properties": {
+                "os_name": {"type": "string", "x-renamed-from": "os"}}},
+            "items": {"type": "array", "items": {"type": "object", "properties": {
+                "qty": {"type": "integer", "x-renamed-from": "quantity"}}}},
+        },
+    }  # fmt: skip
+    monkeypatch.setattr(convert, "_topic_schema", lambda name: schema)
+    assert convert.renamed_fields("t") == {
+        "category": "cat", "device.os_name": "os", "items.element.qty": "quantity",
+    }  # fmt: skip
+    monkeypatch.undo()
+    assert convert.renamed_fields("shopping-events") == {}

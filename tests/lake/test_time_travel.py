@@ -79,3 +79,17 @@ def test_a_table_read_as_of_a_snapshot_or_a_time_and_rolled_back_and_forward(tab
     assert "snapshot 42 is not in the table's metadata" in refused.stderr
     early = lake_cli("read", name, "--at", "2020-01-01T00:00:00+00:00", ok=False)
     assert "the table had no snapshot at 2020-01-01" in early.stderr
+
+
+def test_a_table_the_running_stream_writes_is_not_rolled_back(lake):
+    table = lake.load_table("bronze.shopping_events")
+    current = table.current_snapshot()
+    if current is None or current.parent_snapshot_id is None:
+        pytest.skip("the stream has not written bronze.shopping_events twice yet")
+    refused = lake_cli("rollback", "bronze.shopping_events", "--snapshot",
+                       str(current.parent_snapshot_id), ok=False)  # fmt: skip
+    assert "is written by a stream that runs (its unit sdp-stream on sdp-local is active)" in (
+        refused.stderr
+    )
+    table.refresh()
+    assert table.current_snapshot().snapshot_id != current.parent_snapshot_id

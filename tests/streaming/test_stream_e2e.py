@@ -8,7 +8,6 @@ offsets are its own even when the platform already holds data of earlier runs.
 import json
 import random
 import re
-import subprocess
 import time
 import urllib.request
 from collections import Counter, defaultdict
@@ -332,44 +331,3 @@ def test_maintenance_while_the_stream_runs_keeps_every_row(platform, lake, tmp_p
     assert_exactly_once(lake, produced, offsets)
     own = sum(1 for r in produced if r["topic"] == "shopping-events")
     assert rows(lake, "bronze.shopping_events") == before + own
-
-
-def test_rollback_of_bronze_waits_for_a_stopped_stream_and_reconcile_counts_what_it_removed(
-    platform, lake, tmp_path
-):
-    table = "bronze.shopping_events"
-    start = fresh_start(lake)  # the stream has caught up: the current snapshot holds all before
-    before = lake.load_table(table).current_snapshot()
-    produced = generate(tmp_path, "fourth", 600, start, random.randrange(1 << 30))
-    produce(platform, as_messages(produced))
-    assert all(t["ok"] for t in reconcile()["topics"])
-    after = lake.load_table(table).current_snapshot()
-    own = sum(1 for r in produced if r["topic"] == "shopping-events")
-    removed = int(after.summary["total-records"]) - int(before.summary["total-records"])
-    assert removed == own
-
-    def rollback(snapshot) -> subprocess.CompletedProcess:
-        return sdp("lake", "rollback", table, "-i", INVENTORY, "--snapshot",
-                   str(snapshot.snapshot_id))  # fmt: skip
-
-    refused = rollback(before)
-    assert refused.returncode == 1 and "stop it first" in refused.stderr, refused.stderr
-    assert lake.load_table(table).current_snapshot().snapshot_id == after.snapshot_id
-
-    stopped = sdp("stream", "stop", "-i", INVENTORY)
-    try:
-        assert stopped.returncode == 0, stopped.stdout[-3000:]
-        back = rollback(before)
-        assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
-        assert f"rows {int(after.summary['total-records']):,} → " in back.stderr
-        missing = re.search(r"batches \d+–\d+: ([\d,]+) record\(s\) missing", back.stderr)
-        assert missing and int(missing[1].replace(",", "")) == own, back.stderr
-        forward = rollback(after)
-        assert forward.returncode == 0, forward.stdout[-3000:] + forward.stderr[-3000:]
-        assert ": 0 record(s) missing" in forward.stderr, forward.stderr
-    finally:  # the platform as it was, whatever failed
-        if lake.load_table(table).current_snapshot().snapshot_id != after.snapshot_id:
-            rollback(after)
-        started = sdp("stream", "start", "-i", INVENTORY)
-    assert started.returncode == 0, started.stdout[-3000:]
-    assert all(t["ok"] for t in reconcile()["topics"])

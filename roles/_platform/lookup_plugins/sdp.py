@@ -9,6 +9,10 @@
     query('sdp', 'wheels', 'spark')        -> [{path, name, sha256}, ...]
     query('sdp', 'apt', 'java')            -> ['openjdk-17-jre-headless']
     lookup('sdp', 'stream_spec')           -> the streaming job's spec (jobs/streaming/spec.py)
+    query('sdp', 'stream_schema_changes', INVENTORY)
+                                           -> ['bronze.t: a added (string)', ...]: what that spec
+                                              changes in the lake's tables; an error naming the
+                                              field for a change Iceberg cannot make safely
     query('sdp', 'job_sources')            -> [{src, dest}, ...]: the jobs' files
     query('sdp', 'dag_files')              -> [path, ...]: the DAG files of dags/
     lookup('sdp', 'secret', 'postgres-iceberg') -> the secret of sdp_cluster_name, generated on
@@ -18,6 +22,8 @@
 Paths are relative to the artifact server's root (the bundle). Runs on the control node with the
 project's virtualenv, so versions and checksums come from artifacts/manifest.yml and lock.yml.
 """
+
+from pathlib import Path
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
@@ -34,6 +40,21 @@ def _stream_spec() -> list[dict]:
     from jobs.streaming.spec import build_spec  # needs pyspark: `make artifacts` installs it
 
     return [build_spec()]
+
+
+def _stream_schema_changes(inventory: str) -> list[str]:
+    from jobs.streaming.evolution import SchemaChangeRefused
+    from sdp.lake.catalog import open_catalog
+    from sdp.platform.inventory import load_inventory
+    from sdp.stream.schema_changes import pending_changes
+
+    try:
+        planned = pending_changes(open_catalog(load_inventory(Path(inventory))))
+    except SchemaChangeRefused as exc:
+        raise AnsibleLookupError(
+            f"the stream spec changes a table as Iceberg cannot: {exc}"
+        ) from None
+    return [f"{table}: {c.what}" for table, changes in planned.items() for c in changes]
 
 
 def _job_sources() -> list[dict]:
@@ -54,6 +75,7 @@ KINDS = {
     "apt": served.apt_packages,
     "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
     "stream_spec": _stream_spec,
+    "stream_schema_changes": _stream_schema_changes,
     "job_sources": _job_sources,
     # The modules DAG files share (sdp_*.py) first: a DAG file copied before what it imports
     # is an import error until the dag-processor reads it again.

@@ -1,0 +1,102 @@
+"""Schema changes from the one schema source: planned from the table's and the spec's schemas,
+refused naming the field, and made in place on a real Iceberg table (conftest's local catalog)."""
+
+import re
+
+import pytest
+from pyspark.sql import types as T
+
+from jobs.streaming.config import StreamSettings, TableLayout, TopicSpec
+from jobs.streaming.evolution import SchemaChangeRefused, plan_changes
+from jobs.streaming.tables import ensure_tables, nullable
+
+
+def struct(*fields: tuple[str, T.DataType, bool]) -> T.StructType:
+    return T.StructType([T.StructField(n, t, nullable) for n, t, nullable in fields])
+
+
+DEVICE = struct(("type", T.StringType(), True))
+OLD = struct(
+    ("id", T.StringType(), False),
+    ("ts", T.TimestampType(), False),
+    ("amount", T.DecimalType(10, 2), True),
+    ("device", DEVICE, True),
+    ("tags", T.ArrayType(struct(("k", T.StringType(), True))), True),
+    ("cat", T.StringType(), True),
+)
+NEW = struct(
+    ("id", T.StringType(), False),
+    ("ts", T.TimestampType(), False),
+    ("amount", T.DecimalType(12, 2), True),
+    ("device", struct(("type", T.StringType(), True), ("screen", T.StringType(), True)), True),
+    ("tags", T.ArrayType(struct(("k", T.StringType(), True), ("v", T.LongType(), True))), True),
+    ("category", T.StringType(), True),
+    ("coupon", T.StringType(), True),
+)
+
+
+def test_optional_fields_widening_and_a_declared_rename_become_schema_changes():
+    changes = plan_changes("t", nullable(OLD), NEW, {"category": "cat"})
+    assert [c.clause for c in changes] == [
+        "ALTER COLUMN amount TYPE DECIMAL(12,2)",
+        "ADD COLUMN device.screen STRING",
+        "ADD COLUMN tags.element.v BIGINT",
+        "RENAME COLUMN cat TO category",
+        "ADD COLUMN coupon STRING",
+    ]
+    assert plan_changes("t", nullable(NEW), NEW, {"category": "cat"}) == []
+
+
+@pytest.mark.parametrize(
+    ("new", "renamed", "why"),
+    [
+        (struct(*[(f.name, f.dataType, f.nullable) for f in OLD], ("must", T.StringType(), False)),
+         {}, "must: a required field added"),
+        (struct(*[(f.name, f.dataType, f.nullable) for f in OLD if f.name != "cat"]),
+         {}, "cat: removed from the schema"),
+        (struct(*[(f.name, T.DecimalType(10, 3) if f.name == "amount" else f.dataType, True)
+                  for f in OLD]), {}, "amount: decimal(10,2) → decimal(10,3) is not a widening"),
+        (struct(*[(f.name, T.LongType() if f.name == "cat" else f.dataType, True) for f in OLD]),
+         {}, "cat: string → bigint is not a widening"),
+    ],
+)  # fmt: skip
+def test_changes_iceberg_cannot_make_safely_are_refused_naming_the_field(new, renamed, why):
+    with pytest.raises(SchemaChangeRefused, match=f"^t: .*{re.escape(why)}"):
+        plan_changes("t", nullable(OLD), new, renamed)
+
+
+def topic(schema: T.StructType, renamed: dict[str, str] | None = None) -> dict[str, TopicSpec]:
+    layout = TableLayout("evolving", "ts", [], ["ts"], ["id"], None)
+    return {"evolving": TopicSpec("evolving", schema, [], layout, renamed or {})}
+
+
+def test_a_table_evolves_in_place_old_rows_read_null_and_a_refusal_changes_nothing(spark):
+    settings = StreamSettings(bootstrap="unused:9092", checkpoint="/unused", query_name="evo")
+    ensure_tables(spark, topic(OLD), settings, {})
+    table = "lake.bronze.evolving"
+    spark.sql(f"INSERT INTO {table} (id, ts, amount, device, cat) VALUES ('old', "
+              "TIMESTAMP '2024-06-01 00:00:00', 1.25, named_struct('type', 'web'), "
+              "'a')")  # fmt: skip
+    history = [r.snapshot_id for r in spark.sql(f"SELECT * FROM {table}.snapshots").collect()]
+
+    with pytest.raises(SchemaChangeRefused, match="must: a required field added"):
+        must = T.StructType([*OLD.fields, T.StructField("must", T.StringType(), False)])
+        ensure_tables(spark, topic(must), settings, {})
+    assert "must" not in spark.table(table).columns
+
+    assert ensure_tables(spark, topic(NEW, {"category": "cat"}), settings, {}) == []
+    columns = spark.table(table).columns
+    assert set(NEW.fieldNames()) <= set(columns) and "cat" not in columns
+    spark.sql(f"INSERT INTO {table} (id, ts, amount, device, category, coupon) VALUES ('new', "
+              "TIMESTAMP '2024-06-01 00:00:01', 1234567890.25, "
+              "named_struct('type', 'app', 'screen', 'big'), 'b', 'C10')")  # fmt: skip
+    rows = {r.id: r for r in spark.table(table).collect()}
+    old = rows["old"]
+    assert (old.device.screen, old.coupon, old.category) == (None, None, "a")
+    assert (rows["new"].device.screen, rows["new"].coupon, str(rows["new"].amount)) == (
+        "big", "C10", "1234567890.25")  # fmt: skip
+    # The same table: its snapshots from before the changes are still its history.
+    kept = [r.snapshot_id for r in spark.sql(f"SELECT * FROM {table}.snapshots").collect()]
+    assert kept[: len(history)] == history
+    for layer in ("bronze", "silver"):
+        spark.sql(f"DROP TABLE lake.{layer}.evolving")
