@@ -338,6 +338,7 @@ class Simulator:
                     "category": product.category if product else s.category,
                     "brand": product and product.brand,
                     "price": price,
+                    "list_price": product and product.price,
                     "timestamp": ts,
                     "device": s.device,
                     "context": s.context,

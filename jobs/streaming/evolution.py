@@ -77,7 +77,7 @@ def _compare(path: str, old: T.DataType, new: T.DataType, renamed, changes, refu
 def _fields(prefix: str, old: T.StructType, new: T.StructType, renamed, changes, refused):
     have = {f.name: f for f in old}
     used = set()
-    for field in new:
+    for before, field in zip([None, *new.fieldNames()], new, strict=False):
         path = f"{prefix}.{field.name}" if prefix else field.name
         was = renamed.get(path)
         if field.name in have:
@@ -94,7 +94,9 @@ def _fields(prefix: str, old: T.StructType, new: T.StructType, renamed, changes,
                            "records still in Kafka lack it (add it as optional: not in "
                            "`required`, or null allowed)")  # fmt: skip
         else:
-            changes.append(Change(f"ADD COLUMN {path} {_ddl(field.dataType)}",
+            # Where the spec has it, as a new table would: tables keep one column order.
+            where = f"AFTER {before}" if before else "FIRST"
+            changes.append(Change(f"ADD COLUMN {path} {_ddl(field.dataType)} {where}",
                                   f"{path} added ({field.dataType.simpleString()})"))  # fmt: skip
     for name in have.keys() - used:
         path = f"{prefix}.{name}" if prefix else name
