@@ -171,6 +171,25 @@ class Stopwatch:
         return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
+def last_batch(spark: SparkSession, table: str, query: str) -> int:
+    """The newest batch id `query` committed in the table's current history, -1 for none.
+
+    Read from the table's metadata through Iceberg's API, no Spark job: ancestors newest first,
+    so the first of the query's is its newest. A commit an operator rolled back
+    (`sdp lake rollback`) is not among them: that batch, replayed, lands again."""
+    iceberg = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(
+        spark._jsparkSession, table
+    )
+    snapshot = iceberg.currentSnapshot()
+    while snapshot is not None:
+        summary = snapshot.summary()
+        if summary.get(QUERY_PROPERTY) == query and summary.get(BATCH_PROPERTY) is not None:
+            return int(summary.get(BATCH_PROPERTY))
+        parent = snapshot.parentId()
+        snapshot = iceberg.snapshot(parent) if parent is not None else None
+    return -1
+
+
 class BatchWriter:
     """The foreachBatch function of the stream, with what it remembers between batches."""
 
@@ -192,15 +211,7 @@ class BatchWriter:
     # -- idempotent appends --------------------------------------------------------------
     def _last_committed(self, spark: SparkSession, table: str) -> int:
         if table not in self._committed:
-            # Only the current state's history counts: a batch whose commit an operator
-            # rolled back (`sdp lake rollback`) is no longer in the table, so it is not skipped.
-            found = spark.sql(
-                f"SELECT max(CAST(s.summary['{BATCH_PROPERTY}'] AS BIGINT)) "
-                f"FROM {table}.snapshots s JOIN {table}.history h USING (snapshot_id) "
-                f"WHERE h.is_current_ancestor "
-                f"AND s.summary['{QUERY_PROPERTY}'] = '{self.settings.query_name}'"
-            ).first()[0]
-            self._committed[table] = -1 if found is None else found
+            self._committed[table] = last_batch(spark, table, self.settings.query_name)
         return self._committed[table]
 
     def append_once(self, rows: DataFrame, table: str, batch_id: int) -> bool:
