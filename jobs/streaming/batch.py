@@ -174,19 +174,20 @@ class Stopwatch:
 def last_batch(spark: SparkSession, table: str, query: str) -> int:
     """The newest batch id `query` committed in the table's current history, -1 for none.
 
-    Read from the table's metadata through Iceberg's API, no Spark job: ancestors newest first,
-    so the first of the query's is its newest. A commit an operator rolled back
-    (`sdp lake rollback`) is not among them: that batch, replayed, lands again."""
-    iceberg = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(
-        spark._jsparkSession, table
-    )
-    snapshot = iceberg.currentSnapshot()
-    while snapshot is not None:
-        summary = snapshot.summary()
-        if summary.get(QUERY_PROPERTY) == query and summary.get(BATCH_PROPERTY) is not None:
-            return int(summary.get(BATCH_PROPERTY))
-        parent = snapshot.parentId()
-        snapshot = iceberg.snapshot(parent) if parent is not None else None
+    A commit an operator rolled back (`sdp lake rollback`) is among the table's snapshots but
+    not in its current history: that batch, replayed, lands again. One Spark job (the snapshots
+    table); the current snapshot is a table property, and its ancestors are followed here."""
+    current = spark.sql(f"SHOW TBLPROPERTIES {table} ('current-snapshot-id')").first()["value"]
+    rows = spark.sql(
+        f"SELECT snapshot_id, parent_id, summary['{BATCH_PROPERTY}'] AS batch, "
+        f"summary['{QUERY_PROPERTY}'] AS query FROM {table}.snapshots"
+    ).collect()
+    snapshots = {r["snapshot_id"]: r for r in rows}
+    snapshot = snapshots.get(int(current)) if current.isdigit() else None
+    while snapshot is not None:  # newest first: the first of the query's is its newest
+        if snapshot["query"] == query and snapshot["batch"] is not None:
+            return int(snapshot["batch"])
+        snapshot = snapshots.get(snapshot["parent_id"])
     return -1
 
 
