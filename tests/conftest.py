@@ -47,9 +47,9 @@ def pytest_terminal_summary(terminalreporter):
     timings.report(terminalreporter)
 
 
-def sdp(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    """The project's CLI as a user runs it."""
-    return subprocess.run([SDP, *args], capture_output=True, text=True, timeout=timeout)
+def sdp(*args: str, timeout: float = 1800, env: dict[str, str] | None = None):
+    """The project's CLI as a user runs it (`env`: its environment, default this one's)."""
+    return subprocess.run([SDP, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 needs_container_hosts = pytest.mark.skipif(

@@ -7,6 +7,7 @@ order (`WRITE LOCALLY ORDERED BY`, no shuffle per micro-batch); compaction sorts
 """
 
 import logging
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import types as T
@@ -19,7 +20,7 @@ from jobs.streaming.config import (
     StreamSettings,
     TopicSpec,
 )
-from jobs.streaming.evolution import plan_changes
+from jobs.streaming.evolution import Change, plan_changes
 from jobs.streaming.gold import GoldTable
 from jobs.streaming.parse import DEAD_LETTER_SCHEMA, METADATA
 
@@ -123,15 +124,26 @@ def table_names(spark: SparkSession, layer: str) -> set[str]:
     return {f"{CATALOG}.{layer}.{row.tableName}" for row in shown}
 
 
+def plan_tables(
+    spec: dict[str, TopicSpec], columns: Callable[[str], T.StructType | None]
+) -> dict[str, list[Change]]:
+    """Each topic table that exists (`columns(fqn)`: its columns, None if it does not) → the
+    spec's changes to it; SchemaChangeRefused naming the field if one cannot be made. The
+    stream plans with Spark, a deployment with pyiceberg on the control node."""
+    planned = {}
+    for topic in spec.values():
+        for fqn in (topic.table.fqn("bronze"), topic.table.fqn("silver")) if topic.table else ():
+            current = columns(fqn)
+            if current is not None:  # a missing one is created from the spec as it is
+                planned[fqn] = plan_changes(fqn, current, topic_columns(topic), topic.renamed)
+    return planned
+
+
 def evolve_tables(spark: SparkSession, spec: dict[str, TopicSpec], existing: set[str]) -> None:
-    """The spec's schema changes on the topic tables in `existing`; SchemaChangeRefused (naming
-    each field) before any change if one of them cannot be made."""
-    planned = [
-        (fqn, plan_changes(fqn, spark.table(fqn).schema, topic_columns(topic), topic.renamed))
-        for topic in spec.values() if topic.table is not None
-        for fqn in (topic.table.fqn("bronze"), topic.table.fqn("silver")) if fqn in existing
-    ]  # fmt: skip
-    for fqn, changes in planned:
+    """The spec's schema changes on the topic tables in `existing`, all planned before the
+    first is made."""
+    planned = plan_tables(spec, lambda fqn: spark.table(fqn).schema if fqn in existing else None)
+    for fqn, changes in planned.items():
         for change in changes:
             spark.sql(f"ALTER TABLE {fqn} {change.clause}")
             log.warning("schema of %s changed: %s", fqn, change.what)

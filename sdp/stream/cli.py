@@ -142,10 +142,9 @@ def schema_changes(inventory: InventoryOpt = LOCAL_INVENTORY):
     from sdp.stream.schema_changes import pending_changes
 
     try:
-        planned = pending_changes(open_catalog(_inventory(inventory)))
+        changes = pending_changes(open_catalog(_inventory(inventory)))
     except SchemaChangeRefused as exc:
         raise _fail(f"refused: {exc}") from None
-    changes = [f"{table}: {c.what}" for table, changes in planned.items() for c in changes]
     for line in changes or ["no schema changes"]:
         typer.echo(line)
 

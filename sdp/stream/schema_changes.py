@@ -5,10 +5,9 @@ deployment there, with the running stream untouched. The streaming job plans the
 
 from pyspark.sql import types as T
 
-from jobs.streaming.config import TopicSpec, spec_from_document
-from jobs.streaming.evolution import Change, plan_changes
+from jobs.streaming.config import CATALOG, TopicSpec, spec_from_document
 from jobs.streaming.spec import build_spec
-from jobs.streaming.tables import topic_columns
+from jobs.streaming.tables import plan_tables
 
 
 def spark_type(iceberg_type) -> T.DataType:
@@ -37,24 +36,21 @@ def spark_type(iceberg_type) -> T.DataType:
     raise ValueError(f"no Spark type for Iceberg's {iceberg_type}")
 
 
-def pending_changes(catalog, spec: dict[str, TopicSpec] | None = None) -> dict[str, list[Change]]:
-    """Each existing topic table → the changes the spec (default: the one derived from the
-    schema source) makes to it; SchemaChangeRefused, naming every field that cannot change,
-    before any table is touched."""
+def pending_changes(catalog, spec: dict[str, TopicSpec] | None = None) -> list[str]:
+    """What the spec (default: the one derived from the schema source) changes in the lake's
+    existing topic tables, a line each ("bronze.t: x added (string)"); SchemaChangeRefused,
+    naming every field that cannot change, before any table is touched."""
     from pyiceberg.exceptions import NoSuchTableError
 
+    def name(fqn: str) -> str:
+        return fqn.removeprefix(f"{CATALOG}.")
+
+    def columns(fqn: str) -> T.StructType | None:
+        try:
+            return spark_type(catalog.load_table(name(fqn)).schema().as_struct())
+        except NoSuchTableError:
+            return None
+
     spec = spec if spec is not None else spec_from_document(build_spec())
-    planned = {}
-    for topic in spec.values():
-        if topic.table is None:
-            continue
-        for layer in ("bronze", "silver"):
-            name = f"{layer}.{topic.table.name}"
-            try:
-                schema = catalog.load_table(name).schema().as_struct()
-            except NoSuchTableError:  # the stream creates it from the spec as it is
-                continue
-            planned[name] = plan_changes(
-                f"lake.{name}", spark_type(schema), topic_columns(topic), topic.renamed
-            )
-    return planned
+    planned = plan_tables(spec, columns)
+    return [f"{name(fqn)}: {c.what}" for fqn, changes in planned.items() for c in changes]

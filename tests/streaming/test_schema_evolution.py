@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.integration, needs_container_hosts]
 RUN = uuid.uuid4().hex[:8]
 TOPIC, TABLE = f"evolution-{RUN}", f"evolution_{RUN}"
 SPEC_ON_MASTER = f"/tmp/sdp-{TOPIC}.json"
+INVENTORY = str(LOCAL_INVENTORY)
 CHECKPOINT = f"checkpoints/{TOPIC}"  # in the platform's checkpoint bucket
 OLD = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -155,20 +156,15 @@ def test_a_topic_schema_change_reaches_its_tables_in_place_and_a_refused_one_is_
 
     # A required field added: the deployment stops before it changes anything.
     app = stream_application(platform)
-    refused = subprocess.run(
-        [str(Path(sys.executable).with_name("sdp")), "stream", "start", "-i", str(LOCAL_INVENTORY)],
-        env=with_source(schema_source(tmp_path, REQUIRED)), capture_output=True, text=True,
-        timeout=900,
-    )  # fmt: skip
+    refused = sdp("stream", "start", "-i", INVENTORY,
+                  env=with_source(schema_source(tmp_path, REQUIRED)))  # fmt: skip
     said = refused.stdout + refused.stderr
     assert refused.returncode != 0
     assert f"lake.bronze.{TABLE}: tier: a required field added" in said, said[-3000:]
     assert stream_application(platform)["id"] == app["id"]
 
     source = schema_source(tmp_path, NEW)
-    planned = subprocess.run([str(Path(sys.executable).with_name("sdp")), "stream",
-                              "schema-changes", "-i", str(LOCAL_INVENTORY)],
-                             env=with_source(source), capture_output=True, text=True)  # fmt: skip
+    planned = sdp("stream", "schema-changes", "-i", INVENTORY, env=with_source(source))
     assert planned.stdout.splitlines() == [
         f"{layer}.{TABLE}: {what}" for layer in ("bronze", "silver") for what in (
             "amount: decimal(10,2) → decimal(12,2)", "device.screen added (string)",
@@ -190,14 +186,12 @@ def test_a_topic_schema_change_reaches_its_tables_in_place_and_a_refused_one_is_
         assert last["amount"] == Decimal("1234567890.12")
     landed = lake.load_table(f"bronze.{TABLE}").scan(selected_fields=("_kafka_offset",))
     assert sorted(landed.to_arrow()["_kafka_offset"].to_pylist()) == sorted(o[2] for o in offsets)
-    assert sdp("stream", "status", "-i", str(LOCAL_INVENTORY)).returncode == 0
+    assert sdp("stream", "status", "-i", INVENTORY).returncode == 0
 
     # Back to before the second run (its job has stopped): the lake lacks exactly its records.
     def rollback(snapshot_id: int) -> subprocess.CompletedProcess:
-        moved = subprocess.run([str(Path(sys.executable).with_name("sdp")), "lake", "rollback",
-                                f"bronze.{TABLE}", "-i", str(LOCAL_INVENTORY), "--snapshot",
-                                str(snapshot_id)], env=with_source(source), capture_output=True,
-                               text=True)  # fmt: skip
+        moved = sdp("lake", "rollback", f"bronze.{TABLE}", "-i", INVENTORY,
+                    "--snapshot", str(snapshot_id), env=with_source(source))  # fmt: skip
         assert moved.returncode == 0, moved.stdout[-3000:] + moved.stderr[-3000:]
         return moved
 

@@ -49,12 +49,11 @@ def _stream_schema_changes(inventory: str) -> list[str]:
     from sdp.stream.schema_changes import pending_changes
 
     try:
-        planned = pending_changes(open_catalog(load_inventory(Path(inventory))))
+        return pending_changes(open_catalog(load_inventory(Path(inventory))))
     except SchemaChangeRefused as exc:
         raise AnsibleLookupError(
             f"the stream spec changes a table as Iceberg cannot: {exc}"
         ) from None
-    return [f"{table}: {c.what}" for table, changes in planned.items() for c in changes]
 
 
 def _job_sources() -> list[dict]:
