@@ -10,6 +10,8 @@ import yaml
 from generator.schemas import SCHEMA_DIR, validator
 
 TOPICS_FILE = SCHEMA_DIR / "topics.yml"
+# A table's time partition: the event time's hour, day (the default), month or year.
+GRANULARITIES = ("hour", "day", "month", "year")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ def _topic(entry: dict[str, Any], path: Path) -> Topic:
     table = entry.get("table")
     if table is not None and not {"time", "sort", "key"} <= table.keys():
         raise ValueError(f"{path}: topic {entry['name']!r}: table needs time, sort and key")
+    if table is not None and table.get("granularity", "day") not in GRANULARITIES:
+        raise ValueError(
+            f"{path}: topic {entry['name']!r}: table granularity {table['granularity']!r} "
+            f"is not one of {', '.join(GRANULARITIES)}"
+        )
     return Topic(
         entry["name"], entry["schema"], entry["key"], int(entry["partitions"]), config, table
     )

@@ -32,9 +32,15 @@ class TableLayout:
     sort: list[str]
     key: list[str]
     version: str | None
+    granularity: str = "day"
 
     def fqn(self, layer: str) -> str:
         return f"{CATALOG}.{layer}.{self.name}"
+
+    @property
+    def partitioning(self) -> list[str]:
+        """The tables' partition fields as Spark SQL names them: days(timestamp), event_type."""
+        return [f"{self.granularity}s({self.time})", *self.partition]
 
 
 @dataclass(frozen=True)

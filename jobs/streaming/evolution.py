@@ -11,8 +11,15 @@ What a change to a topic's JSON Schema may do, and what it becomes:
 Anything else is refused, naming the field and why, before any change is made: a required
 field added (the rows already written and the records still in Kafka lack it), a field
 removed, a type changed or narrowed.
+
+The layout follows the topics spec the same way: a time partition's field or granularity
+changed (days → hours) → REPLACE PARTITION FIELD, a partition field added or removed → ADD or
+DROP PARTITION FIELD, the sort changed → WRITE LOCALLY ORDERED BY. Iceberg keeps every spec:
+files already written stay as they were (and are read as they were); the files compaction
+rewrites are written in the current one.
 """
 
+import re
 from dataclasses import dataclass
 
 from pyspark.sql import types as T
@@ -115,4 +122,43 @@ def plan_changes(
     _fields("", current, wanted, renamed, changes, refused)
     if refused:
         raise SchemaChangeRefused(f"{table}: " + "; ".join(refused))
+    return changes
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A table's partition fields as Spark SQL names them (days(timestamp), event_type) and its
+    write order (column names)."""
+
+    partition: list[str]
+    sort: list[str]
+
+
+def _source(field: str, names: dict[str, str]) -> str:
+    """A partition field with its column's current name."""
+    transform = re.fullmatch(r"(\w+)\((\w+)\)", field)
+    if transform:
+        return f"{transform[1]}({names.get(transform[2], transform[2])})"
+    return names.get(field, field)
+
+
+def plan_layout(current: Layout, wanted: Layout, renamed: dict[str, str]) -> list[Change]:
+    """What turns the table's layout into the spec's, its columns already changed (renamed
+    ones under their new names)."""
+    names = {old: path for path, old in renamed.items() if "." not in path}
+    have = [_source(f, names) for f in current.partition]
+    gone = [f for f in have if f not in wanted.partition]
+    added = [f for f in wanted.partition if f not in have]
+    # A time partition changed is replaced in place, the others dropped or added.
+    replaced = list(zip([f for f in gone if "(" in f], [f for f in added if "(" in f],
+                        strict=False))  # fmt: skip
+    changes = [Change(f"REPLACE PARTITION FIELD {old} WITH {new}", f"partition {old} → {new}")
+               for old, new in replaced]  # fmt: skip
+    changes += [Change(f"DROP PARTITION FIELD {f}", f"partition {f} dropped")
+                for f in gone if f not in {old for old, _ in replaced}]  # fmt: skip
+    changes += [Change(f"ADD PARTITION FIELD {f}", f"partition {f} added")
+                for f in added if f not in {new for _, new in replaced}]  # fmt: skip
+    sort, want = ", ".join(names.get(c, c) for c in current.sort), ", ".join(wanted.sort)
+    if sort != want:
+        changes.append(Change(f"WRITE LOCALLY ORDERED BY {want}", f"write order {sort} → {want}"))
     return changes

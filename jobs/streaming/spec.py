@@ -35,6 +35,7 @@ def build_spec() -> dict[str, Any]:
             entry["table"] = {
                 "name": table_name(t.name),
                 "time": t.table["time"],
+                "granularity": t.table.get("granularity", "day"),
                 "partition": list(t.table.get("partition", [])),
                 "sort": list(t.table["sort"]),
                 "key": list(t.table["key"]),

@@ -7,6 +7,7 @@ order (`WRITE LOCALLY ORDERED BY`, no shuffle per micro-batch); compaction sorts
 """
 
 import logging
+import re
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -20,7 +21,7 @@ from jobs.streaming.config import (
     StreamSettings,
     TopicSpec,
 )
-from jobs.streaming.evolution import Change, plan_changes
+from jobs.streaming.evolution import Change, Layout, plan_changes, plan_layout
 from jobs.streaming.gold import GoldTable
 from jobs.streaming.parse import DEAD_LETTER_SCHEMA, METADATA
 
@@ -125,28 +126,46 @@ def table_names(spark: SparkSession, layer: str) -> set[str]:
 
 
 def plan_tables(
-    spec: dict[str, TopicSpec], columns: Callable[[str], T.StructType | None]
+    spec: dict[str, TopicSpec], current: Callable[[str], tuple[T.StructType, Layout] | None]
 ) -> dict[str, list[Change]]:
-    """Each topic table that exists (`columns(fqn)`: its columns, None if it does not) → the
-    spec's changes to it; SchemaChangeRefused naming the field if one cannot be made. The
-    stream plans with Spark, a deployment with pyiceberg on the control node."""
+    """Each topic table that exists (`current(fqn)`: its columns and layout, None if it does
+    not) → the spec's changes to it, columns first; SchemaChangeRefused naming the field if one
+    cannot be made. The stream plans with Spark, a deployment with pyiceberg on the control
+    node."""
     planned = {}
     for topic in spec.values():
-        for fqn in (topic.table.fqn("bronze"), topic.table.fqn("silver")) if topic.table else ():
-            current = columns(fqn)
-            if current is not None:  # a missing one is created from the spec as it is
-                planned[fqn] = plan_changes(fqn, current, topic_columns(topic), topic.renamed)
+        layout = topic.table
+        for fqn in (layout.fqn("bronze"), layout.fqn("silver")) if layout else ():
+            table = current(fqn)
+            if table is not None:  # a missing one is created from the spec as it is
+                columns, was = table
+                planned[fqn] = [
+                    *plan_changes(fqn, columns, topic_columns(topic), topic.renamed),
+                    *plan_layout(was, Layout(layout.partitioning, layout.sort), topic.renamed),
+                ]
     return planned
 
 
+def table_layout(spark: SparkSession, fqn: str) -> Layout:
+    """The table's partition fields and write order, from its description (no Spark job)."""
+    described = spark.sql(f"DESCRIBE TABLE EXTENDED {fqn}").collect()
+    partition = [r.data_type for r in described if re.fullmatch(r"Part \d+", r.col_name)]
+    order = spark.sql(f"SHOW TBLPROPERTIES {fqn} ('sort-order')").collect()[0].value
+    # "timestamp ASC NULLS FIRST, product_id ASC NULLS FIRST"
+    return Layout(partition, [term.split()[0] for term in order.split(", ")])
+
+
 def evolve_tables(spark: SparkSession, spec: dict[str, TopicSpec], existing: set[str]) -> None:
-    """The spec's schema changes on the topic tables in `existing`, all planned before the
-    first is made."""
-    planned = plan_tables(spec, lambda fqn: spark.table(fqn).schema if fqn in existing else None)
-    for fqn, changes in planned.items():
+    """The spec's changes to the topic tables in `existing`, all planned before the first is
+    made."""
+
+    def current(fqn: str) -> tuple[T.StructType, Layout] | None:
+        return (spark.table(fqn).schema, table_layout(spark, fqn)) if fqn in existing else None
+
+    for fqn, changes in plan_tables(spec, current).items():
         for change in changes:
             spark.sql(f"ALTER TABLE {fqn} {change.clause}")
-            log.warning("schema of %s changed: %s", fqn, change.what)
+            log.warning("%s changed: %s", fqn, change.what)
 
 
 def gold_schema(example: DataFrame) -> T.StructType:
@@ -181,9 +200,9 @@ def ensure_tables(
         if topic.table is None:
             continue
         layout = topic.table
-        partition = [f"days({layout.time})", *layout.partition]
         for layer in ("bronze", "silver"):
-            create(layout.fqn(layer), topic_table_schema(topic), layer, partition, layout.sort)
+            create(layout.fqn(layer), topic_table_schema(topic), layer, layout.partitioning,
+                   layout.sort)  # fmt: skip
     create(DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA, "bronze", ["days(ingest_time)"],
            ["kafka_topic", "kafka_partition", "kafka_offset"])  # fmt: skip
     create(BATCH_LOG_TABLE, BATCH_LOG_SCHEMA, "ops", ["days(started_at)"], ["batch_id"])

@@ -135,8 +135,8 @@ def reconcile_command(
 @app.command("schema-changes")
 def schema_changes(inventory: InventoryOpt = LOCAL_INVENTORY):
     """What deploying the schema source (generator/schemas/, or $SDP_SCHEMA_DIR) would change in
-    the lake's tables; exit 1, naming each field, if Iceberg cannot make a change safely (a
-    deployment stops at the same check)."""
+    the lake's tables, columns and layout; exit 1, naming each field, if Iceberg cannot make a
+    change safely (a deployment stops at the same check)."""
     from jobs.streaming.evolution import SchemaChangeRefused
     from sdp.lake.catalog import open_catalog
     from sdp.stream.schema_changes import pending_changes
@@ -145,7 +145,7 @@ def schema_changes(inventory: InventoryOpt = LOCAL_INVENTORY):
         changes = pending_changes(open_catalog(_inventory(inventory)))
     except SchemaChangeRefused as exc:
         raise _fail(f"refused: {exc}") from None
-    for line in changes or ["no schema changes"]:
+    for line in changes or ["no changes"]:
         typer.echo(line)
 
 

@@ -6,6 +6,7 @@ deployment there, with the running stream untouched. The streaming job plans the
 from pyspark.sql import types as T
 
 from jobs.streaming.config import CATALOG, TopicSpec, spec_from_document
+from jobs.streaming.evolution import Layout
 from jobs.streaming.spec import build_spec
 from jobs.streaming.tables import plan_tables
 
@@ -36,6 +37,20 @@ def spark_type(iceberg_type) -> T.DataType:
     raise ValueError(f"no Spark type for Iceberg's {iceberg_type}")
 
 
+def layout(table) -> Layout:
+    """The pyiceberg table's partition fields and write order as Spark SQL names them."""
+    schema = table.schema()
+    partition = []
+    for field in table.spec().fields:
+        column, transform = schema.find_column_name(field.source_id), str(field.transform)
+        if transform == "identity":
+            partition.append(column)
+        elif transform != "void":  # a field a format-1 table dropped
+            partition.append(f"{transform}s({column})")  # day → days(...)
+    return Layout(partition, [schema.find_column_name(f.source_id)
+                              for f in table.sort_order().fields])  # fmt: skip
+
+
 def pending_changes(catalog, spec: dict[str, TopicSpec] | None = None) -> list[str]:
     """What the spec (default: the one derived from the schema source) changes in the lake's
     existing topic tables, a line each ("bronze.t: x added (string)"); SchemaChangeRefused,
@@ -45,12 +60,13 @@ def pending_changes(catalog, spec: dict[str, TopicSpec] | None = None) -> list[s
     def name(fqn: str) -> str:
         return fqn.removeprefix(f"{CATALOG}.")
 
-    def columns(fqn: str) -> T.StructType | None:
+    def current(fqn: str) -> tuple[T.StructType, Layout] | None:
         try:
-            return spark_type(catalog.load_table(name(fqn)).schema().as_struct())
+            table = catalog.load_table(name(fqn))
         except NoSuchTableError:
             return None
+        return spark_type(table.schema().as_struct()), layout(table)
 
     spec = spec if spec is not None else spec_from_document(build_spec())
-    planned = plan_tables(spec, columns)
+    planned = plan_tables(spec, current)
     return [f"{name(fqn)}: {c.what}" for fqn, changes in planned.items() for c in changes]

@@ -1,14 +1,16 @@
 """Schema changes from the one schema source: planned from the table's and the spec's schemas,
-refused naming the field, and made in place on a real Iceberg table (conftest's local catalog)."""
+refused naming the field, and made in place on a real Iceberg table (conftest's local catalog);
+the same for the tables' layout (time partition, partition fields, write order)."""
 
 import re
+from datetime import date
 
 import pytest
 from pyspark.sql import types as T
 
 from jobs.streaming.config import StreamSettings, TableLayout, TopicSpec
-from jobs.streaming.evolution import SchemaChangeRefused, plan_changes
-from jobs.streaming.tables import ensure_tables, nullable
+from jobs.streaming.evolution import Layout, SchemaChangeRefused, plan_changes, plan_layout
+from jobs.streaming.tables import ensure_tables, nullable, plan_tables, table_layout
 
 
 def struct(*fields: tuple[str, T.DataType, bool]) -> T.StructType:
@@ -65,9 +67,28 @@ def test_changes_iceberg_cannot_make_safely_are_refused_naming_the_field(new, re
         plan_changes("t", nullable(OLD), new, renamed)
 
 
-def topic(schema: T.StructType, renamed: dict[str, str] | None = None) -> dict[str, TopicSpec]:
-    layout = TableLayout("evolving", "ts", [], ["ts"], ["id"], None)
-    return {"evolving": TopicSpec("evolving", schema, [], layout, renamed or {})}
+def test_a_changed_time_partition_partition_field_or_sort_becomes_layout_changes():
+    old = Layout(["days(ts)", "cat"], ["ts", "cat"])
+    assert [
+        c.clause
+        for c in plan_layout(
+            old, Layout(["hours(ts)", "category"], ["ts", "category"]), {"category": "cat"}
+        )
+    ] == ["REPLACE PARTITION FIELD days(ts) WITH hours(ts)"]  # a renamed column is the same one
+    assert [c.what for c in plan_layout(old, Layout(["days(ts)", "id"], ["id", "ts"]), {})] == [
+        "partition cat dropped",
+        "partition id added",
+        "write order ts, cat → id, ts",
+    ]
+    assert plan_layout(old, old, {}) == []
+
+
+def topic(
+    schema: T.StructType, renamed: dict[str, str] | None = None, **layout
+) -> dict[str, TopicSpec]:
+    table = TableLayout(**{"name": "evolving", "time": "ts", "partition": [], "sort": ["ts"],
+                           "key": ["id"], "version": None, **layout})  # fmt: skip
+    return {"evolving": TopicSpec("evolving", schema, [], table, renamed or {})}
 
 
 def test_a_table_evolves_in_place_old_rows_read_null_and_a_refusal_changes_nothing(spark):
@@ -97,5 +118,35 @@ def test_a_table_evolves_in_place_old_rows_read_null_and_a_refusal_changes_nothi
     # The same table: its snapshots from before the changes are still its history.
     kept = [r.snapshot_id for r in spark.sql(f"SELECT * FROM {table}.snapshots").collect()]
     assert kept[: len(history)] == history
+    for layer in ("bronze", "silver"):
+        spark.sql(f"DROP TABLE lake.{layer}.evolving")
+
+
+def test_a_table_layout_changes_in_place_and_files_keep_the_spec_they_were_written_with(spark):
+    settings = StreamSettings(bootstrap="unused:9092", checkpoint="/unused", query_name="evo")
+    table = "lake.bronze.evolving"
+
+    def insert(row_id: str) -> None:
+        spark.sql(f"INSERT INTO {table} (id, ts, cat) VALUES "
+                  f"('{row_id}', TIMESTAMP '2024-06-01 10:30:00', 'a')")  # fmt: skip
+
+    ensure_tables(spark, topic(OLD), settings, {})
+    insert("before")
+    hot = {"granularity": "hour", "partition": ["cat"], "sort": ["cat", "ts"]}
+    ensure_tables(spark, topic(OLD, **hot), settings, {})
+    assert table_layout(spark, table) == Layout(["hours(ts)", "cat"], ["cat", "ts"])
+    insert("after")
+
+    def current(fqn):
+        return spark.table(fqn).schema, table_layout(spark, fqn)
+
+    assert plan_tables(topic(OLD, **hot), current) == {table: [], "lake.silver.evolving": []}
+    files = spark.sql(f"SELECT spec_id, partition FROM {table}.files ORDER BY spec_id").collect()
+    assert [f.partition.asDict() for f in files] == [
+        {"ts_day": date(2024, 6, 1), "ts_hour": None, "cat": None},
+        {"ts_day": None, "ts_hour": 477010, "cat": "a"},  # 2024-06-01 10:00 in epoch hours
+    ]
+    assert sorted(r.id for r in spark.table(table).where("ts >= '2024-06-01 10:00'").collect()) == [
+        "after", "before"]  # fmt: skip
     for layer in ("bronze", "silver"):
         spark.sql(f"DROP TABLE lake.{layer}.evolving")

@@ -64,8 +64,9 @@ NEW = changed(
 REQUIRED = {**changed(NEW, tier={"type": "string"}), "required": ["event_id", "timestamp", "tier"]}
 
 
-def schema_source(tmp_path: Path, schema: dict) -> Path:
-    """The project's schema source plus this run's topic with `schema`."""
+def schema_source(tmp_path: Path, schema: dict, **layout) -> Path:
+    """The project's schema source plus this run's topic with `schema` (and `layout` over its
+    table's)."""
     source = tmp_path / f"schemas-{uuid.uuid4().hex[:6]}"
     source.mkdir()
     for f in SCHEMA_DIR.iterdir():
@@ -76,7 +77,7 @@ def schema_source(tmp_path: Path, schema: dict) -> Path:
     topics["topics"].append({
         "name": TOPIC, "schema": f"{TOPIC}.schema.json", "key": "event_id", "partitions": 1,
         "config": {"retention.ms": 3600000},
-        "table": {"time": "timestamp", "sort": ["timestamp"], "key": ["event_id"]},
+        "table": {"time": "timestamp", "sort": ["timestamp"], "key": ["event_id"], **layout},
     })  # fmt: skip
     (source / "topics.yml").write_text(yaml.safe_dump(topics, allow_unicode=True))
     return source
@@ -163,12 +164,13 @@ def test_a_topic_schema_change_reaches_its_tables_in_place_and_a_refused_one_is_
     assert f"lake.bronze.{TABLE}: tier: a required field added" in said, said[-3000:]
     assert stream_application(platform)["id"] == app["id"]
 
-    source = schema_source(tmp_path, NEW)
+    # The columns and, for a hot topic, the time partition by the hour.
+    source = schema_source(tmp_path, NEW, granularity="hour")
     planned = sdp("stream", "schema-changes", "-i", INVENTORY, env=with_source(source))
     assert planned.stdout.splitlines() == [
         f"{layer}.{TABLE}: {what}" for layer in ("bronze", "silver") for what in (
             "amount: decimal(10,2) → decimal(12,2)", "device.screen added (string)",
-            "coupon added (string)")
+            "coupon added (string)", "partition days(timestamp) → hours(timestamp)")
     ], planned.stdout + planned.stderr  # fmt: skip
 
     new = events(30, 30, device={"screen": "large"}, coupon="SALE10", amount=1234567890.12)
@@ -184,6 +186,9 @@ def test_a_topic_schema_change_reaches_its_tables_in_place_and_a_refused_one_is_
         last = rows[f"{RUN}-59"]
         assert (last["coupon"], last["device"]["screen"]) == ("SALE10", "large")
         assert last["amount"] == Decimal("1234567890.12")
+        assert [str(f.transform) for f in table.spec().fields] == ["hour"]
+    again = sdp("stream", "schema-changes", "-i", INVENTORY, env=with_source(source))
+    assert (again.returncode, again.stdout) == (0, "no changes\n"), again.stdout + again.stderr
     landed = lake.load_table(f"bronze.{TABLE}").scan(selected_fields=("_kafka_offset",))
     assert sorted(landed.to_arrow()["_kafka_offset"].to_pylist()) == sorted(o[2] for o in offsets)
     assert sdp("stream", "status", "-i", INVENTORY).returncode == 0
