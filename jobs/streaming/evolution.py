@@ -32,6 +32,9 @@ WIDENINGS = {(T.IntegerType(), T.LongType()), (T.FloatType(), T.DoubleType())}
 class Change:
     clause: str  # ALTER TABLE <table> <clause>
     what: str
+    # The top-level column a field added or renamed is in: rows that landed with that field
+    # before (in their raw value) get it filled.
+    column: str | None = None
 
 
 class SchemaChangeRefused(ValueError):
@@ -94,7 +97,8 @@ def _fields(prefix: str, old: T.StructType, new: T.StructType, renamed, changes,
             used.add(was)
             old_path = f"{prefix}.{was}" if prefix else was
             changes.append(Change(f"RENAME COLUMN {old_path} TO {field.name}",
-                                  f"{old_path} renamed {field.name}"))  # fmt: skip
+                                  f"{old_path} renamed {field.name}",
+                                  path.split(".")[0]))  # fmt: skip
             _compare(path, have[was].dataType, field.dataType, renamed, changes, refused)
         elif not field.nullable:
             refused.append(f"{path}: a required field added; the rows already written and the "
@@ -104,7 +108,8 @@ def _fields(prefix: str, old: T.StructType, new: T.StructType, renamed, changes,
             # Where the spec has it, as a new table would: tables keep one column order.
             where = f"AFTER {before}" if before else "FIRST"
             changes.append(Change(f"ADD COLUMN {path} {_ddl(field.dataType)} {where}",
-                                  f"{path} added ({field.dataType.simpleString()})"))  # fmt: skip
+                                  f"{path} added ({field.dataType.simpleString()})",
+                                  path.split(".")[0]))  # fmt: skip
     for name in have.keys() - used:
         path = f"{prefix}.{name}" if prefix else name
         refused.append(f"{path}: removed from the schema; the stream would have no value to "

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.streaming.config import (
@@ -23,7 +24,7 @@ from jobs.streaming.config import (
 )
 from jobs.streaming.evolution import Change, Layout, plan_changes, plan_layout
 from jobs.streaming.gold import GoldTable
-from jobs.streaming.parse import DEAD_LETTER_SCHEMA, METADATA
+from jobs.streaming.parse import DEAD_LETTER_SCHEMA, METADATA, RAW_VALUE, unknown_fields
 
 log = logging.getLogger("sdp.stream")
 
@@ -66,11 +67,12 @@ def nullable(data_type: T.DataType) -> T.DataType:
 
 def topic_columns(spec: TopicSpec) -> T.StructType:
     """Bronze and silver columns: the topic's fields (required ones not nullable), then Kafka
-    and ingest metadata."""
+    and ingest metadata, then the raw value of a record with fields the schema lacks."""
     extra = [T.StructField(name, data_type) for name, (_, data_type) in METADATA.items()]
-    return T.StructType(
-        [*spec.schema.fields, *extra, T.StructField("_ingested_at", T.TimestampType())]
-    )
+    return T.StructType([
+        *spec.schema.fields, *extra, T.StructField("_ingested_at", T.TimestampType()),
+        T.StructField(RAW_VALUE, T.StringType()),
+    ])  # fmt: skip
 
 
 def topic_table_schema(spec: TopicSpec) -> T.StructType:
@@ -162,10 +164,48 @@ def evolve_tables(spark: SparkSession, spec: dict[str, TopicSpec], existing: set
     def current(fqn: str) -> tuple[T.StructType, Layout] | None:
         return (spark.table(fqn).schema, table_layout(spark, fqn)) if fqn in existing else None
 
+    topics = {
+        t.table.fqn(layer): t for t in spec.values() if t.table for layer in ("bronze", "silver")
+    }
     for fqn, changes in plan_tables(spec, current).items():
         for change in changes:
             spark.sql(f"ALTER TABLE {fqn} {change.clause}")
             log.warning("%s changed: %s", fqn, change.what)
+        fields = topics[fqn].schema.fieldNames()
+        columns = sorted({c.column for c in changes if c.column in fields})
+        if columns:
+            filled = fill_from_raw_values(spark, fqn, topics[fqn], columns)
+            log.warning("%s: %d row(s) that landed with %s in their raw value filled", fqn, filled,
+                        ", ".join(columns))  # fmt: skip
+
+
+def fill_from_raw_values(spark: SparkSession, fqn: str, spec: TopicSpec, columns: list[str]) -> int:
+    """Rows that landed with fields the schema lacked (a producer ahead of the stream) get
+    `columns` parsed from their raw value, as the stream parses a record; the raw value stays
+    only where a field is still unknown. The number of rows filled."""
+    text = F.col(RAW_VALUE)
+    parsed = F.from_json(text, spec.schema)
+    key = list(METADATA)[:3]  # the record's topic, partition and offset
+    unknown = unknown_fields(spec.schema, text, F.json_object_keys(text))
+    # Materialized without lineage, as gold's upserts (batch.upsert_windows): a MERGE whose
+    # source reads the same Iceberg table cannot be planned in Spark 4.1.
+    values = [parsed[c].alias(c) for c in columns]
+    rows = (
+        spark.table(fqn).where(text.isNotNull())
+        .select(*key, *values, F.when(unknown, text).alias(RAW_VALUE))
+        .localCheckpoint()
+    )  # fmt: skip
+    filled = rows.count()
+    if filled:
+        view = f"filled_{fqn.replace('.', '_')}"
+        rows.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+        sets = ", ".join(f"{c} = s.{c}" for c in [*columns, RAW_VALUE])
+        spark.sql(f"MERGE INTO {fqn} t USING {view} s ON {on} AND t.{RAW_VALUE} IS NOT NULL "
+                  f"WHEN MATCHED THEN UPDATE SET {sets}")  # fmt: skip
+        spark.catalog.dropTempView(view)
+    rows.unpersist()
+    return filled
 
 
 def gold_schema(example: DataFrame) -> T.StructType:

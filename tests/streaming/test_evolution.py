@@ -3,14 +3,17 @@ refused naming the field, and made in place on a real Iceberg table (conftest's 
 the same for the tables' layout (time partition, partition fields, write order)."""
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.streaming.config import StreamSettings, TableLayout, TopicSpec
 from jobs.streaming.evolution import Layout, SchemaChangeRefused, plan_changes, plan_layout
+from jobs.streaming.parse import RAW_VALUE, classify, good_rows
 from jobs.streaming.tables import ensure_tables, nullable, plan_tables, table_layout
+from tests.streaming.conftest import encode, kafka_rows
 
 
 def struct(*fields: tuple[str, T.DataType, bool]) -> T.StructType:
@@ -148,5 +151,38 @@ def test_a_table_layout_changes_in_place_and_files_keep_the_spec_they_were_writt
     ]
     assert sorted(r.id for r in spark.table(table).where("ts >= '2024-06-01 10:00'").collect()) == [
         "after", "before"]  # fmt: skip
+    for layer in ("bronze", "silver"):
+        spark.sql(f"DROP TABLE lake.{layer}.evolving")
+
+
+def test_rows_that_landed_with_fields_the_schema_lacked_get_them_when_it_has_them(spark):
+    """A producer ahead of the stream: its records land with their raw value; the stream started
+    with the schema that has the fields fills them in."""
+    settings = StreamSettings(bootstrap="unused:9092", checkpoint="/unused", query_name="evo")
+    table = "lake.bronze.evolving"
+    ensure_tables(spark, topic(OLD), settings, {})
+    ahead = [{"id": "a", "ts": "2024-06-01T00:00:00Z", "coupon": "C10"},
+             {"id": "b", "ts": "2024-06-01T00:00:01Z", "device": {"type": "app", "screen": "big"}},
+             {"id": "c", "ts": "2024-06-01T00:00:02Z", "later": 1},
+             {"id": "d", "ts": "2024-06-01T00:00:03Z"}]  # fmt: skip
+    kafka = kafka_rows(spark, "evolving", [encode(r) for r in ahead], at=datetime(2024, 6, 2))
+    spec = topic(OLD)["evolving"]
+    good_rows(classify(kafka, spec, 60), spec, F.current_timestamp()).writeTo(table).append()
+    raw = {r.id: r[RAW_VALUE] for r in spark.table(table).collect()}
+    assert raw == {r["id"]: (encode(r).decode() if r["id"] != "d" else None) for r in ahead}
+
+    ensure_tables(spark, topic(NEW, {"category": "cat"}), settings, {})
+    rows = {r.id: r for r in spark.table(table).collect()}
+    assert (rows["a"].coupon, rows["b"].device.screen, rows["b"].device.type) == (
+        "C10",
+        "big",
+        "app",
+    )
+    assert {i: r[RAW_VALUE] is not None for i, r in rows.items()} == {
+        "a": False,
+        "b": False,
+        "c": True,
+        "d": False,
+    }  # "later" is still unknown
     for layer in ("bronze", "silver"):
         spark.sql(f"DROP TABLE lake.{layer}.evolving")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.streaming.parse import REASON, classify, dead_letters, good_rows
+from jobs.streaming.parse import RAW_VALUE, REASON, classify, dead_letters, good_rows
 from tests.streaming.conftest import (
     KAFKA_COLUMNS,
     NOW,
@@ -29,6 +29,7 @@ def test_generated_records_are_all_good(spark, stream_spec, generated):
         assert bad == [], (name, bad)
         good = good_rows(classified, spec, F.lit(NOW))
         assert good.count() == len(values)
+        assert good.where(F.col(RAW_VALUE).isNotNull()).count() == 0  # every field known
         assert {"_kafka_topic", "_kafka_partition", "_kafka_offset", "_ingested_at"} <= set(
             good.columns
         )
@@ -97,3 +98,21 @@ def test_producer_rejects_keep_their_reason_and_source(spark, stream_spec):
         ("source", "olist.orders", "expected 9 fields, got 8", "orders.csv:17"),
         ("stream", "dead-letter", "malformed JSON: not a JSON object", None),
     ]
+
+
+def test_a_record_with_fields_the_schema_lacks_lands_with_its_raw_value(
+    spark, stream_spec, generated
+):
+    """A producer ahead of the stream's schema: the unknown field's value is kept, not dropped."""
+    session = next(r for t, _, r in generated if t == "sessions" and r["events"])
+    records = {
+        "shopping-events": [event(), event(coupon="C10"), event(device={"type": "web", "dark": 1}),
+                            event(context={"referrer": None, "campaign": {"id": "c", "ab": 2}})],
+        "sessions": [session, {**session, "events": [*session["events"], {**session["events"][0],
+                                                                          "scroll": 0.5}]}],
+    }  # fmt: skip
+    for topic, values in records.items():
+        spec = stream_spec[topic]
+        classified = classify(kafka_rows(spark, topic, [encode(v) for v in values]), spec, 1e9)
+        rows = good_rows(classified, spec, F.lit(NOW)).orderBy("_kafka_offset").collect()
+        assert [r[RAW_VALUE] for r in rows] == [None] + [encode(v).decode() for v in values[1:]]
