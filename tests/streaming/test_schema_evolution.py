@@ -173,17 +173,27 @@ def test_a_topic_schema_change_reaches_its_tables_in_place_and_a_refused_one_is_
             "coupon added (string)", "partition days(timestamp) → hours(timestamp)")
     ], planned.stdout + planned.stderr  # fmt: skip
 
-    new = events(30, 30, device={"screen": "large"}, coupon="SALE10", amount=1234567890.12)
+    # A producer ahead of the stream: its new fields land in the raw value.
+    offsets += send(platform, events(30, 10, device={"screen": "early"}, coupon="EARLY"))
+    land(platform, schema_source(tmp_path, OLD))
+    ahead = lake.load_table(f"bronze.{TABLE}").scan(row_filter="_raw_value IS NOT NULL")
+    assert sorted(r["event_id"] for r in ahead.to_arrow().to_pylist()) == sorted(
+        f"{RUN}-{i}" for i in range(30, 40))  # fmt: skip
+
+    new = events(40, 30, device={"screen": "large"}, coupon="SALE10", amount=1234567890.12)
     offsets += send(platform, new)
     land(platform, source)
     for layer in ("bronze", "silver"):
         table = lake.load_table(f"{layer}.{TABLE}")
         assert table.metadata.table_uuid == created[layer]  # changed in place, not recreated
         rows = {r["event_id"]: r for r in table.scan().to_arrow().to_pylist()}
-        assert len(rows) == 60
+        assert len(rows) == 70
         assert (rows[f"{RUN}-0"]["coupon"], rows[f"{RUN}-0"]["device"]["screen"]) == (None, None)
         assert rows[f"{RUN}-0"]["amount"] == Decimal("1234.50")
-        last = rows[f"{RUN}-59"]
+        early = rows[f"{RUN}-30"]  # filled in from its raw value
+        assert (early["coupon"], early["device"]["screen"], early["_raw_value"]) == (
+            "EARLY", "early", None)  # fmt: skip
+        last = rows[f"{RUN}-69"]
         assert (last["coupon"], last["device"]["screen"]) == ("SALE10", "large")
         assert last["amount"] == Decimal("1234567890.12")
         assert [str(f.transform) for f in table.spec().fields] == ["hour"]
@@ -203,10 +213,10 @@ def test_a_topic_schema_change_reaches_its_tables_in_place_and_a_refused_one_is_
     bronze = lake.load_table(f"bronze.{TABLE}")
     second = bronze.current_snapshot()
     back = rollback(first_run)
-    assert "rows 60 → 30" in back.stderr
-    assert re.search(rf"over {TOPIC}'s batches \d+–\d+: 30 record\(s\) missing", back.stderr)
+    assert "rows 70 → 30" in back.stderr
+    assert re.search(rf"over {TOPIC}'s batches \d+–\d+: 40 record\(s\) missing", back.stderr)
     bronze.refresh()
     assert bronze.scan().to_arrow().num_rows == 30
     forward = rollback(second.snapshot_id)
-    assert "rows 30 → 60" in forward.stderr
+    assert "rows 30 → 70" in forward.stderr
     assert re.search(rf"over {TOPIC}'s batches \d+–\d+: 0 record\(s\) missing", forward.stderr)
