@@ -200,7 +200,7 @@ def fill_from_raw_values(spark: SparkSession, fqn: str, spec: TopicSpec, columns
         view = f"filled_{fqn.replace('.', '_')}"
         rows.createOrReplaceTempView(view)
         on = " AND ".join(f"t.{k} = s.{k}" for k in key)
-        sets = ", ".join(f"{c} = s.{c}" for c in [*columns, RAW_VALUE])
+        sets = ", ".join(f"`{c}` = s.`{c}`" for c in [*columns, RAW_VALUE])
         spark.sql(f"MERGE INTO {fqn} t USING {view} s ON {on} AND t.{RAW_VALUE} IS NOT NULL "
                   f"WHEN MATCHED THEN UPDATE SET {sets}")  # fmt: skip
         spark.catalog.dropTempView(view)
