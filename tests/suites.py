@@ -46,7 +46,7 @@ def molecule_roles() -> list[str]:
 def suites() -> list[Suite]:
     roles = molecule_roles()
     return [
-        Suite("unit", "tests that need no service (local SparkSession included)", 220,
+        Suite("unit", "tests that need no service (local SparkSession included)", 260,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         Suite("platform", "the single-host platform (sdp-local) and what runs on it", 2000,
@@ -56,7 +56,7 @@ def suites() -> list[Suite]:
         # Two scenarios at once on 2 cores: each spends much of its time waiting (services
         # starting, SSH round trips). kafka, postgres, minio, prometheus: 216 s one after
         # another, 124 s in two lanes (2026-12-05). Each scenario has its own hosts.
-        Suite("roles", f"molecule: {', '.join(roles)}", 660,
+        Suite("roles", f"molecule: {', '.join(roles)}", 620,
               [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
                for r in roles], lanes=2),
     ]  # fmt: skip
