@@ -8,14 +8,18 @@ from collections.abc import Sequence
 from sdp.platform import settings
 
 
-def spark_submit(script: str, name: str, args: Sequence[str] = ()) -> str:
+def spark_submit(
+    script: str, name: str, args: Sequence[str] = (), conf: dict[str, str] | None = None
+) -> str:
     """The shell command, for the spark user on a Spark host, that submits `script` (a path
-    under jobs/) with the host's Spark configuration."""
+    under jobs/, or an absolute one) with the host's Spark configuration, `conf` over it."""
     names = ("spark_home", "spark_conf_dir", "sdp_app_dir")
-    home, conf, app = (settings.platform(n) for n in names)
+    home, conf_dir, app = (settings.platform(n) for n in names)
+    path = script if script.startswith("/") else f"{app}/{script}"
+    confs = [f"--conf {shlex.quote(f'{k}={v}')} " for k, v in (conf or {}).items()]
     return (
-        f"env SPARK_CONF_DIR={conf} PYTHONPATH={app} TZ=UTC {home}/bin/spark-submit "
-        f"--name {shlex.quote(name)} {app}/{script} {shlex.join(args)}"
+        f"env SPARK_CONF_DIR={conf_dir} PYTHONPATH={app} TZ=UTC {home}/bin/spark-submit "
+        f"--name {shlex.quote(name)} {''.join(confs)}{path} {shlex.join(args)}"
     )
 
 

@@ -14,6 +14,7 @@ from secrets import choice
 SECRETS: dict[str, int | None] = {
     "minio-root-password": 40,
     "minio-spark-secret-key": 40,
+    "spark-auth-secret": 48,  # Spark's RPC authentication: daemons, drivers and executors
     "postgres-iceberg": 32,
     "postgres-airflow": 32,
     "postgres-serving": 32,

@@ -1,0 +1,59 @@
+"""What the platform keeps closed, tried from outside as an attacker on the network would: Spark
+talks only to holders of the cluster's secret, and the master's REST submission server (which
+takes no authentication) is off."""
+
+import socket
+import subprocess
+import time
+
+import pytest
+
+from sdp.platform import settings
+from sdp.platform.jobs import spark_submit
+from tests.conftest import needs_container_hosts
+
+pytestmark = [pytest.mark.integration, needs_container_hosts]
+
+PROBE = "/tmp/sdp-auth-probe.py"
+COUNTED = "probe counted 3"
+
+
+def submit(inv, master: str, conf: dict[str, str], seconds: float) -> tuple[str, bool]:
+    """A one-line Spark application, submitted on the master as the spark user with `conf`:
+    what it printed until it counted, failed or ran out of `seconds` (then it is stopped), and
+    whether it counted."""
+    script = ("from pyspark.sql import SparkSession\n"
+              "spark = SparkSession.builder.getOrCreate()\n"
+              "print('probe counted', spark.range(3).count())\n")  # fmt: skip
+    put = subprocess.run(inv.ssh(master, f"cat > {PROBE} && chmod 644 {PROBE}"), input=script,
+                         text=True, capture_output=True, timeout=60)  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    job = spark_submit(PROBE, "sdp-auth-probe", conf=conf)
+    user = settings.role("spark", "spark_user")
+    run = subprocess.Popen(inv.ssh(master, f"cd /tmp && runuser -u {user} -- {job} 2>&1"),
+                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+    lines, deadline = [], time.monotonic() + seconds
+    try:
+        for line in run.stdout:
+            lines.append(line)
+            if COUNTED in line or "Failed to connect to master" in line:
+                break
+            if time.monotonic() > deadline:
+                break
+    finally:
+        subprocess.run(inv.ssh(master, f"pkill -f {PROBE}"), capture_output=True, timeout=30)
+        run.kill()
+    return "".join(lines), any(COUNTED in line for line in lines)
+
+
+def test_spark_runs_only_applications_that_know_the_secret_and_has_no_rest_server(platform):
+    master = platform.hosts("spark_master")[0]
+    address = platform.address(master)
+    with pytest.raises(OSError):  # port 6066: refused, nothing listens
+        socket.create_connection((address, 6066), timeout=5).close()
+
+    said, counted = submit(platform, master, {}, 180)
+    assert counted, said[-3000:]
+    said, counted = submit(platform, master, {"spark.authenticate.secret": "guessed"}, 90)
+    assert not counted
+    assert "Failed to connect to master" in said, said[-3000:]
