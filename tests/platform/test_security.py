@@ -1,10 +1,12 @@
 """What the platform keeps closed, tried from outside as an attacker on the network would: Spark
-talks only to holders of the cluster's secret, and the master's REST submission server (which
-takes no authentication) is off."""
+talks only to holders of the cluster's secret, the master's REST submission server (which takes
+no authentication) is off, and so are Prometheus' admin and lifecycle APIs."""
 
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -57,3 +59,14 @@ def test_spark_runs_only_applications_that_know_the_secret_and_has_no_rest_serve
     said, counted = submit(platform, master, {"spark.authenticate.secret": "guessed"}, 90)
     assert not counted
     assert "Failed to connect to master" in said, said[-3000:]
+
+
+def test_prometheus_cannot_be_stopped_or_have_its_data_deleted_over_http(platform):
+    base = f"http://{platform.addresses('monitoring')[0]}:{settings.platform('prometheus_port')}"
+    for path, answer in (("/api/v1/admin/tsdb/delete_series?match[]=up", "admin APIs disabled"),
+                         ("/-/quit", "Lifecycle API is not enabled")):  # fmt: skip
+        request = urllib.request.Request(base + path, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert answer in refused.value.read().decode(), path
+    assert urllib.request.urlopen(f"{base}/-/healthy", timeout=10).status == 200  # still up
