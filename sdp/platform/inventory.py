@@ -106,6 +106,10 @@ def parse_listing(listing: dict, path: Path) -> Inventory:
 
 
 def load_inventory(path: Path = LOCAL_INVENTORY) -> Inventory:
+    """The inventory at `path`; an error naming it when it is missing or holds no host (Ansible
+    itself only warns and lists nothing)."""
+    if not path.exists():
+        raise InventoryError(f"{path}: no such inventory file or directory")
     result = subprocess.run(
         [ansible_tool("ansible-inventory"), "-i", str(path.resolve()), "--list"],
         capture_output=True,
@@ -115,4 +119,12 @@ def load_inventory(path: Path = LOCAL_INVENTORY) -> Inventory:
     )
     if result.returncode != 0:
         raise InventoryError(f"reading the inventory {path} failed:\n{result.stderr.strip()}")
-    return parse_listing(json.loads(result.stdout), path)
+    inv = parse_listing(json.loads(result.stdout), path)
+    if not inv.hostvars:
+        said = "; ".join(  # Ansible's own words, not its Python's deprecation warnings
+            line.split("]:", 1)[1].strip()
+            for line in result.stderr.splitlines()
+            if line.lstrip().startswith(("[WARNING]:", "[ERROR]:"))
+        )
+        raise InventoryError(f"{path}: no hosts in this inventory" + (f" ({said})" if said else ""))
+    return inv

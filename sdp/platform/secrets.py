@@ -47,14 +47,22 @@ def _path(cluster: str, name: str) -> Path:
     return secrets_dir(cluster) / name
 
 
+class SecretMissing(FileNotFoundError):
+    pass
+
+
 def read_secret(cluster: str, name: str) -> str:
     path = _path(cluster, name)
     try:
-        return path.read_text().split()[0]  # Ansible's password lookup may have added " salt=..."
+        words = path.read_text().split()  # Ansible's password lookup may have added " salt=..."
     except FileNotFoundError:
-        raise FileNotFoundError(
-            f"{path} is missing: the roles generate it on the first `make up`"
+        raise SecretMissing(
+            f"secret {name} of cluster {cluster}: {path} is missing; the roles generate it on the "
+            "first `make up` (or set SDP_SECRETS_DIR to where it is kept)"
         ) from None
+    if not words:
+        raise SecretMissing(f"secret {name} of cluster {cluster}: {path} is empty")
+    return words[0]
 
 
 def ensure_secret(cluster: str, name: str) -> str:

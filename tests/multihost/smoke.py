@@ -6,12 +6,14 @@ import shlex
 import subprocess
 import time
 import uuid
+from collections import Counter
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from sdp.platform import checks, settings
 from sdp.platform.inventory import Inventory
+from sdp.platform.secrets import SECRETS, read_secret, secrets_dir
 
 SMOKE_TOPIC = "sdp-smoke"
 
@@ -60,31 +62,54 @@ def kafka_produce(inv: Inventory, run: str, numbers: range) -> None:
         raise KafkaException(errors[0] if errors else "messages still queued after 90 s")
 
 
-def kafka_read(inv: Inventory, run: str, count: int) -> list[str]:
-    """Every message of `run` a fresh consumer group reads (up to `count`, 90 s at most),
-    duplicates included."""
+def kafka_read(inv: Inventory, run: str) -> list[str]:
+    """Every message of `run` in the smoke topic, duplicates included: a fresh consumer reads each
+    partition to its end offset as it is now, not to a count, so a duplicate cannot hide behind
+    the messages expected (90 s at most)."""
     consumer = Consumer(
-        {"bootstrap.servers": checks.kafka_bootstrap(inv), "group.id": f"sdp-smoke-{run}",
-         "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        {"bootstrap.servers": checks.kafka_bootstrap(inv), "group.id": "sdp-smoke",
+         "enable.auto.commit": False}
     )  # fmt: skip
     seen: list[str] = []
     try:
-        consumer.subscribe([SMOKE_TOPIC])
+        partitions = consumer.list_topics(SMOKE_TOPIC, timeout=30).topics[SMOKE_TOPIC].partitions
+        ends = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(SMOKE_TOPIC, p), timeout=30)
+            if high > low:
+                ends[p] = high
+        consumer.assign([TopicPartition(SMOKE_TOPIC, p, OFFSET_BEGINNING) for p in ends])
         deadline = time.monotonic() + 90
-        while len(seen) < count and time.monotonic() < deadline:
+        while ends and time.monotonic() < deadline:
             msg = consumer.poll(1)
-            if msg is not None and not msg.error() and msg.value().startswith(run.encode()):
+            if msg is None or msg.error():
+                continue
+            if msg.value().startswith(run.encode()):
                 seen.append(msg.value().decode())
+            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                ends.pop(msg.partition(), None)
+        if ends:
+            raise TimeoutError(f"{SMOKE_TOPIC}: partitions {sorted(ends)} not read to the end")
     finally:
         consumer.close()
     return seen
 
 
-def kafka_roundtrip(inv: Inventory, count: int = 1000) -> int:
-    """Produce `count` messages with acks=all; how many distinct ones read back."""
+def delivery(read: list[str], run: str, numbers: range) -> dict[str, int]:
+    """How many of the messages `run:n` produced are missing from `read`, and how many extra
+    copies it holds: {"lost": 0, "duplicated": 0} is exactly once."""
+    counts = Counter(read)
+    return {
+        "lost": sum(1 for i in numbers if f"{run}:{i}" not in counts),
+        "duplicated": sum(n - 1 for n in counts.values()),
+    }
+
+
+def kafka_roundtrip(inv: Inventory, count: int = 1000) -> dict[str, int]:
+    """Produce `count` messages with acks=all and read the topic back: lost and duplicated."""
     run = uuid.uuid4().hex
     kafka_produce(inv, run, range(count))
-    return len(set(kafka_read(inv, run, count)))
+    return delivery(kafka_read(inv, run), run, range(count))
 
 
 def kafka_min_insync(inv: Inventory, topic: str = "shopping-events") -> str:
@@ -201,3 +226,95 @@ def wait_for_alert(inv: Inventory, name: str, timeout: float) -> list[dict]:
             states = sorted({(a["labels"]["alertname"], a["state"]) for a in alerts})
             raise AssertionError(f"{name} did not fire within {timeout:.0f} s; alerts: {states}")
         time.sleep(5)
+
+
+# What may listen on a host's cluster address, by inventory group: (process name as the kernel
+# has it, the port's setting). Anything else there, and anything on every address but sshd, is
+# reported by unexpected_listeners; loopback is the host's own business.
+LISTENERS = {
+    "all": [("prometheus-node", "node_exporter_port")],
+    "kafka_broker": [("java", "kafka_broker_port"), ("java", "kafka_metrics_port")],
+    "kafka_controller": [("java", "kafka_controller_port"), ("java", "kafka_metrics_port")],
+    "minio": [("minio", "minio_api_port"), ("minio", "minio_console_port")],
+    "postgres": [("postgres", "postgres_port"), ("postgres_export", "postgres_exporter_port")],
+    "spark_master": [("java", "spark_master_port"), ("java", "spark_master_ui_port"),
+                     ("java", "spark_history_ui_port"), ("python", "stream_metrics_port")],
+    "spark_worker": [("java", "spark_worker_ui_port")],
+    "monitoring": [("prometheus", "prometheus_port")],
+    "airflow": [("airflow api_ser", "airflow_api_port"),
+                ("statsd_exporter", "statsd_exporter_port")],
+    "superset": [("gunicorn", "superset_port")],
+}  # fmt: skip
+SPARK_UI_PORTS = range(4040, 4050)  # an application's UI: 4040, the next free one if taken
+LOOPBACK = ("127.", "::1", "::ffff:127.")
+
+
+def listening_sockets(inv: Inventory, host: str) -> list[tuple[str, str, int, str]]:
+    """(tcp|udp, address, port, process) of every listening or unconnected socket on `host`."""
+    result = ssh(inv, host, "ss -Hltunp")
+    assert result.returncode == 0, result.stderr
+    sockets = []
+    for line in result.stdout.splitlines():
+        fields = line.split(maxsplit=6)  # a process name may have spaces ("airflow api_ser")
+        address, _, port = fields[4].rpartition(":")
+        address = address.strip("[]").split("%")[0]
+        process = fields[6].split('"')[1] if len(fields) > 6 else ""
+        sockets.append((fields[0], address, int(port), process))
+    return sockets
+
+
+def unexpected_listeners(inv: Inventory) -> list[str]:
+    """Every socket of every host that LISTENERS does not allow, as `host proto address:port
+    process`. Allowed besides: sshd on every address (how hosts are reached; keys only), Spark's
+    JVMs on ephemeral ports of the cluster address (driver, executors, block managers), and the
+    UDP sockets Airflow's StatsD client sends from (ephemeral, unconnected: ss lists them)."""
+    ephemeral = range(32768, 61000)  # Linux's ip_local_port_range
+    found = []
+    for host in inv.hosts("all"):
+        groups = ["all"] + [g for g, members in inv.groups.items() if host in members]
+        allowed = {(p, inv.var(port)) for g in groups for p, port in LISTENERS.get(g, [])}
+        spark = any(g in groups for g in ("spark_master", "spark_worker"))
+        cluster = {inv.address(host), "::ffff:" + inv.address(host)}
+        for proto, address, port, process in listening_sockets(inv, host):
+            if address.startswith(LOOPBACK):
+                continue
+            if address in cluster and (
+                (process, port) in allowed
+                or (spark and process == "java" and (port in ephemeral or port in SPARK_UI_PORTS))
+            ):
+                continue
+            if process == "sshd" and port == 22:
+                continue
+            if proto == "udp" and process.startswith("airflow") and port in ephemeral:
+                continue
+            found.append(f"{host} {proto} {address}:{port} {process}")
+    return found
+
+
+# Defaults the services ship with or their docs print: none may be in a host's configuration.
+KNOWN_DEFAULTS = ["minioadmin", "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "thisismyscretkey",
+                  "changeme", "temporary_key", "admin:admin", "airflow:airflow@"]  # fmt: skip
+CONFIG_DIRS = "/etc/sdp /etc/systemd/system /etc/default"
+
+
+def credential_findings(inv: Inventory) -> list[str]:
+    """What a credential scan of every host finds, as `host: what`: password logins in sshd's
+    effective settings, accounts with an empty password, known default credentials in the
+    platform's configuration, and any of the control node's secrets in a file every user of the
+    host may read."""
+    kept = {p.name for p in secrets_dir(inv.cluster_name).iterdir()}  # Grafana's only with it
+    values = [read_secret(inv.cluster_name, name) for name in SECRETS if name in kept]
+    patterns = "\n".join(KNOWN_DEFAULTS + values) + "\n"
+    scan = (  # the patterns come on stdin; grep under xargs would read find's names there
+        "p=$(mktemp) && cat > $p && /usr/sbin/sshd -T | grep -xE 'passwordauthentication yes|"
+        "kbdinteractiveauthentication yes|permitemptypasswords yes|permitrootlogin yes' "
+        "| sed 's/^/sshd: /'; "
+        'awk -F: \'$2 == "" {print "empty password: " $1}\' /etc/shadow; '
+        f"find {CONFIG_DIRS} -type f -perm -o=r -print0 2>/dev/null "
+        "| xargs -0 -r grep -lF -f $p | sed 's/^/readable by all, a default or secret: /'; rm $p"
+    )
+    found = []
+    for host in inv.hosts("all"):
+        result = ssh(inv, host, scan, stdin=patterns)
+        found += [f"{host}: {line}" for line in result.stdout.splitlines()]
+    return found

@@ -1,5 +1,7 @@
 """The inventory is the one topology source: groups, addresses, container-host specs."""
 
+import os
+
 import pytest
 
 from sdp.hosts.nspawn import parse_spec, spec_from_inventory
@@ -11,6 +13,7 @@ from sdp.platform.inventory import (
     parse_listing,
 )
 from sdp.processes import ServiceError
+from tests.conftest import sdp
 
 LISTING = {
     "_meta": {
@@ -67,3 +70,30 @@ def test_control_node_reads_ports_and_databases_from_the_roles():
     assert settings.platform("kafka_broker_port") == 9092
     names = [db["name"] for db in settings.role("postgres", "postgres_databases")]
     assert names == ["iceberg_catalog", "airflow", "serving", "superset"]
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (None, "no such inventory file or directory"),
+        ("all:\n  hosts:\n", "no hosts"),
+        ("all: [\n", "YAML parsing failed"),
+    ],
+)
+def test_a_wrong_inventory_is_one_line_naming_the_file(tmp_path, content, said):
+    path = tmp_path / "hosts.yml"
+    if content is not None:
+        path.write_text(content)
+    result = sdp("platform", "status", "-i", str(path))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {path}: ") and said in result.stderr, result.stderr
+
+
+def test_a_missing_secret_is_one_line_naming_it_its_file_and_what_makes_it(tmp_path):
+    result = sdp("lake", "snapshots", "bronze.shopping_events", "-i", str(LOCAL_INVENTORY),
+                 env={**os.environ, "SDP_SECRETS_DIR": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: secret postgres-iceberg of cluster local: {tmp_path}/postgres-iceberg is missing; "
+        "the roles generate it on the first `make up` (or set SDP_SECRETS_DIR to where it is kept)"
+    ]

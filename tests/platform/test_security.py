@@ -1,6 +1,8 @@
 """What the platform keeps closed, tried from outside as an attacker on the network would: Spark
 talks only to holders of the cluster's secret, the master's REST submission server (which takes
-no authentication) is off, and so are Prometheus' admin and lifecycle APIs."""
+no authentication) is off, and so are Prometheus' admin and lifecycle APIs; services listen on
+the cluster address and loopback only, hosts take no passwords, and no default credential or
+secret is in a file anybody on a host may read."""
 
 import socket
 import subprocess
@@ -13,6 +15,7 @@ import pytest
 from sdp.platform import settings
 from sdp.platform.jobs import spark_submit
 from tests.conftest import needs_container_hosts
+from tests.multihost import smoke
 
 pytestmark = [pytest.mark.integration, needs_container_hosts]
 
@@ -70,3 +73,11 @@ def test_prometheus_cannot_be_stopped_or_have_its_data_deleted_over_http(platfor
             urllib.request.urlopen(request, timeout=10)
         assert answer in refused.value.read().decode(), path
     assert urllib.request.urlopen(f"{base}/-/healthy", timeout=10).status == 200  # still up
+
+
+def test_services_listen_only_on_the_cluster_address_and_loopback(platform):
+    assert smoke.unexpected_listeners(platform) == []
+
+
+def test_no_password_logins_default_credentials_or_secrets_readable_by_all(platform):
+    assert smoke.credential_findings(platform) == []
