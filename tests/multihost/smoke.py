@@ -318,3 +318,23 @@ def credential_findings(inv: Inventory) -> list[str]:
         result = ssh(inv, host, scan, stdin=patterns)
         found += [f"{host}: {line}" for line in result.stdout.splitlines()]
     return found
+
+
+def pg_hba_findings(inv: Inventory) -> list[str]:
+    """PostgreSQL's network rules that admit more than the platform needs, as `host: rule`: any
+    address but loopback, an inventory host's or the control node's (each alone, /32), any
+    method but scram-sha-256, or a line PostgreSQL could not read."""
+    allowed = {inv.address(h) for h in inv.hosts("all")} | {inv.var("sdp_control_node_address")}
+    allowed |= {"127.0.0.1", "::1"}
+    query = ("select line_number, type, address, netmask, auth_method, coalesce(error, '') "
+             "from pg_hba_file_rules where type <> 'local'")  # fmt: skip
+    found = []
+    for host in inv.hosts("postgres"):
+        result = ssh(inv, host, f'runuser -u postgres -- psql -XAt -F"|" -c "{query}"')
+        assert result.returncode == 0, result.stderr
+        for line in result.stdout.splitlines():
+            number, _, address, mask, method, error = line.split("|")
+            single = mask in ("255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+            if error or method != "scram-sha-256" or address not in allowed or not single:
+                found.append(f"{host}: pg_hba.conf line {number}: {line}")
+    return found

@@ -80,6 +80,7 @@ def test_every_host_listens_only_on_its_cluster_address_and_takes_no_password(cl
     inv = load_inventory(cluster.inventory_dir)
     assert smoke.unexpected_listeners(inv) == []
     assert smoke.credential_findings(inv) == []
+    assert smoke.pg_hba_findings(inv) == []
 
 
 def test_scale_out_configures_only_the_new_worker(cluster, stopwatch):

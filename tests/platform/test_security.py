@@ -81,3 +81,4 @@ def test_services_listen_only_on_the_cluster_address_and_loopback(platform):
 
 def test_no_password_logins_default_credentials_or_secrets_readable_by_all(platform):
     assert smoke.credential_findings(platform) == []
+    assert smoke.pg_hba_findings(platform) == []  # PostgreSQL admits the platform's hosts only
