@@ -17,6 +17,7 @@ from sdp.lake.cli import app as lake_app
 from sdp.platform.cli import app as platform_app
 from sdp.platform.inventory import InventoryError
 from sdp.platform.secrets import SecretMissing
+from sdp.processes import ServiceError
 from sdp.report.cli import app as report_app
 from sdp.stream.cli import app as stream_app
 
@@ -33,8 +34,9 @@ app.add_typer(report_app, name="report")
 app.add_typer(dashboards_app, name="dashboards")
 register_generator(app)
 
-# Wrong input or setup, whichever command meets it: one line naming the file, field or secret.
-SETUP_ERRORS = (InventoryError, SpecError, SecretMissing, LockError, ManifestError)
+# Wrong input or setup, or a service that does not answer, whichever command meets it: one line
+# naming the file, field, secret or service.
+SETUP_ERRORS = (InventoryError, SpecError, SecretMissing, LockError, ManifestError, ServiceError)
 
 
 def main() -> None:

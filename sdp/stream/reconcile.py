@@ -24,6 +24,7 @@ from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap, s3_client, s3_endpoint
 from sdp.platform.inventory import Inventory
+from sdp.processes import ServiceError
 
 Offsets = dict[str, dict[int, int]]  # topic → partition → offset
 KafkaRanges = dict[str, dict[int, tuple[int, int]]]  # topic → partition → (start, end)
@@ -78,11 +79,14 @@ def kafka_offsets(
 ) -> KafkaRanges:
     """topic → partition → (log start, end) as the brokers report them now; with `since`, the
     start is the first record whose timestamp is at or after it (the end if there is none)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "sdp-reconcile"})
     try:
-        metadata = consumer.list_topics(timeout=15)
+        try:
+            metadata = consumer.list_topics(timeout=15)
+        except KafkaException as exc:
+            raise ServiceError(f"Kafka at {bootstrap_servers}: {exc.args[0].str()}") from None
         found: KafkaRanges = {}
         for topic in topics:
             partitions = metadata.topics.get(topic)

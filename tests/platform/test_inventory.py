@@ -97,3 +97,16 @@ def test_a_missing_secret_is_one_line_naming_it_its_file_and_what_makes_it(tmp_p
         f"error: secret postgres-iceberg of cluster local: {tmp_path}/postgres-iceberg is missing; "
         "the roles generate it on the first `make up` (or set SDP_SECRETS_DIR to where it is kept)"
     ]
+
+
+def test_a_service_that_does_not_answer_is_one_line_naming_it(tmp_path):
+    inventory = tmp_path / "hosts.yml"  # a loopback address where nothing listens
+    inventory.write_text(
+        "all:\n  hosts:\n    far: {ansible_host: 127.0.0.9}\n"
+        "  children:\n    kafka_broker: {hosts: {far: {}}}\n"
+    )
+    result = sdp("stream", "reconcile", "-i", str(inventory))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: Kafka at 127.0.0.9:9092: Failed to get metadata: Local: Broker transport failure"
+    )
