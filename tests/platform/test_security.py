@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from sdp.platform import settings
+from sdp.platform import checks, settings
 from sdp.platform.jobs import spark_submit
 from tests.conftest import needs_container_hosts
 from tests.multihost import smoke
@@ -62,6 +62,18 @@ def test_spark_runs_only_applications_that_know_the_secret_and_has_no_rest_serve
     said, counted = submit(platform, master, {"spark.authenticate.secret": "guessed"}, 90)
     assert not counted
     assert "Failed to connect to master" in said, said[-3000:]
+
+
+def test_the_spark_master_ui_cannot_kill_the_stream(platform):
+    app = checks.stream_application(platform)
+    assert app is not None, "the stream is not running"
+    ui = f"http://{platform.addresses('spark_master')[0]}:{settings.platform('spark_master_ui_port')}"
+    request = urllib.request.Request(f"{ui}/app/kill/?id={app['id']}&terminate=true", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:  # no such handler: 405, not a redirect
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 405
+    time.sleep(2)
+    assert (checks.stream_application(platform) or {}).get("id") == app["id"]
 
 
 def test_prometheus_cannot_be_stopped_or_have_its_data_deleted_over_http(platform):
