@@ -12,8 +12,10 @@ import urllib.request
 
 import pytest
 
+from sdp.paths import REPO_ROOT
 from sdp.platform import checks, settings
 from sdp.platform.jobs import spark_submit
+from sdp.platform.secrets import secrets_dir
 from tests.conftest import needs_container_hosts
 from tests.multihost import smoke
 
@@ -85,6 +87,14 @@ def test_prometheus_cannot_be_stopped_or_have_its_data_deleted_over_http(platfor
             urllib.request.urlopen(request, timeout=10)
         assert answer in refused.value.read().decode(), path
     assert urllib.request.urlopen(f"{base}/-/healthy", timeout=10).status == 200  # still up
+
+
+def test_the_control_nodes_secrets_are_private_and_outside_the_clone(platform):
+    kept = secrets_dir(platform.cluster_name)
+    assert not kept.resolve().is_relative_to(REPO_ROOT)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in [kept, *kept.iterdir()]}
+    assert set(modes.values()) <= {"0o700", "0o600"}, modes
+    assert modes[kept.name] == "0o700"
 
 
 def test_services_listen_only_on_the_cluster_address_and_loopback(platform):
