@@ -152,8 +152,13 @@ def fresh_start(lake) -> datetime:
     if marks:  # watermark = newest event time − 10 minutes (the role's default)
         newest = max(newest, max(marks) + timedelta(minutes=10))
     start = window_of(newest.isoformat()) + WINDOW
-    assert start < datetime.now(UTC) + timedelta(minutes=30), (
-        f"earlier runs' events reach {start}: the stream's future limit is near"
+    # The stream takes events up to its future limit ahead of their Kafka time; a run's events
+    # span minutes. Earlier `sdp generate --speed` runs may have reached well ahead of now.
+    future = settings.role("spark", "spark_stream_future_minutes")
+    limit = datetime.now(UTC) + timedelta(minutes=future - 10)
+    assert start < limit, (
+        f"earlier runs' events reach {start}, beyond what the stream accepts now ({limit}, "
+        f"{future} minutes ahead less 10): run again after {start - limit + datetime.now(UTC)}"
     )
     return start
 
