@@ -188,9 +188,11 @@ def main() -> None:
     parser.add_argument("--fault-after", type=float, default=4, help="seconds after the 1st half")
     parser.add_argument("--outage", type=float, default=20, help="seconds a killed broker is down")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for landing")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="the first scenario's seed, +1 for each next one (default: "
-                        "random): ids repeat with a seed, and silver drops ids it has seen")  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=None,
+        help="the first scenario's seed, +1 for each next one (default: random): ids repeat "
+        "with a seed, and silver drops ids it has seen",
+    )  # fmt: skip
     parser.add_argument("--inventory", "-i", type=Path, default=LOCAL_INVENTORY)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
