@@ -28,6 +28,8 @@ from jobs.streaming.parse import DEAD_LETTER_SCHEMA, METADATA, RAW_VALUE, unknow
 
 log = logging.getLogger("sdp.stream")
 
+TOPIC_LAYERS = ("bronze", "silver")  # the layers a data topic has a table in
+
 # Each micro-batch commits: keep metadata history short and retry commits that race
 # maintenance.
 TABLE_PROPERTIES = {
@@ -127,6 +129,11 @@ def table_names(spark: SparkSession, layer: str) -> set[str]:
     return {f"{CATALOG}.{layer}.{row.tableName}" for row in shown}
 
 
+def topic_tables(spec: dict[str, TopicSpec]) -> dict[str, TopicSpec]:
+    """Each data topic's bronze and silver table (fully qualified) → the topic."""
+    return {t.table.fqn(layer): t for t in spec.values() if t.table for layer in TOPIC_LAYERS}
+
+
 def plan_tables(
     spec: dict[str, TopicSpec], current: Callable[[str], tuple[T.StructType, Layout] | None]
 ) -> dict[str, list[Change]]:
@@ -135,16 +142,15 @@ def plan_tables(
     cannot be made. The stream plans with Spark, a deployment with pyiceberg on the control
     node."""
     planned = {}
-    for topic in spec.values():
-        layout = topic.table
-        for fqn in (layout.fqn("bronze"), layout.fqn("silver")) if layout else ():
-            table = current(fqn)
-            if table is not None:  # a missing one is created from the spec as it is
-                columns, was = table
-                planned[fqn] = [
-                    *plan_changes(fqn, columns, topic_columns(topic), topic.renamed),
-                    *plan_layout(was, Layout(layout.partitioning, layout.sort), topic.renamed),
-                ]
+    for fqn, topic in topic_tables(spec).items():
+        table = current(fqn)
+        if table is not None:  # a missing one is created from the spec as it is
+            columns, was = table
+            wanted = Layout(topic.table.partitioning, topic.table.sort)
+            planned[fqn] = [
+                *plan_changes(fqn, columns, topic_columns(topic), topic.renamed),
+                *plan_layout(was, wanted, topic.renamed),
+            ]
     return planned
 
 
@@ -164,9 +170,7 @@ def evolve_tables(spark: SparkSession, spec: dict[str, TopicSpec], existing: set
     def current(fqn: str) -> tuple[T.StructType, Layout] | None:
         return (spark.table(fqn).schema, table_layout(spark, fqn)) if fqn in existing else None
 
-    topics = {
-        t.table.fqn(layer): t for t in spec.values() if t.table for layer in ("bronze", "silver")
-    }
+    topics = topic_tables(spec)
     for fqn, changes in plan_tables(spec, current).items():
         for change in changes:
             spark.sql(f"ALTER TABLE {fqn} {change.clause}")
@@ -240,7 +244,7 @@ def ensure_tables(
         if topic.table is None:
             continue
         layout = topic.table
-        for layer in ("bronze", "silver"):
+        for layer in TOPIC_LAYERS:
             create(layout.fqn(layer), topic_table_schema(topic), layer, layout.partitioning,
                    layout.sort)  # fmt: skip
     create(DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA, "bronze", ["days(ingest_time)"],
