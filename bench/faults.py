@@ -25,7 +25,6 @@ are reported too.
 import argparse
 import json
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -40,17 +39,21 @@ from pyiceberg.expressions import GreaterThanOrEqual
 from rich.console import Console
 from rich.table import Table
 
-from bench.stream_pipeline import hardware, sdp, wait_for_batches
+from bench.stream_pipeline import (
+    STREAM_UNIT,
+    hardware,
+    on_host,
+    sdp,
+    stream_restarts,
+    wait_for_batches,
+)
 from generator.catalog import load_catalog
 from generator.generate import Limits, run_generate
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
 from sdp.lake.catalog import open_catalog
-from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
-
-STREAM_UNIT = settings.role("spark", "spark_stream_name")
 
 
 class IdSink:
@@ -67,19 +70,6 @@ class IdSink:
 
     def flush(self, timeout_s: float = 300) -> None:  # through a broker's outage
         self.inner.flush(timeout_s)
-
-
-def on_host(inv: Inventory, group: str, command: str) -> str:
-    host = inv.hosts(group)[0]
-    result = subprocess.run(inv.ssh(host, command), capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        sys.exit(f"{host}: {command} failed:\n{result.stderr[-2000:]}")
-    return result.stdout.strip()
-
-
-def stream_restarts(inv: Inventory) -> int:
-    shown = on_host(inv, "spark_master", f"systemctl show -p NRestarts --value {STREAM_UNIT}")
-    return int(shown or 0)
 
 
 def kafka_kill(inv: Inventory, outage: float) -> threading.Thread:

@@ -50,9 +50,10 @@ from generator.traffic import SaleSwitch
 from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
 from sdp.platform.checks import kafka_bootstrap, serving_connection
-from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory
+from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
 
 SDP = str(Path(sys.executable).with_name("sdp"))
+STREAM_UNIT = settings.role("spark", "spark_stream_name")
 
 
 def hardware() -> str:
@@ -244,22 +245,31 @@ def latency(args, inv, lake) -> dict:
     }
 
 
+def on_host(inv: Inventory, group: str, command: str) -> str:
+    """`command` on the first host of `group`, as Ansible reaches it; its output."""
+    host = inv.hosts(group)[0]
+    result = subprocess.run(inv.ssh(host, command), capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        sys.exit(f"{host}: {command} failed:\n{result.stderr[-2000:]}")
+    return result.stdout.strip()
+
+
+def stream_restarts(inv: Inventory) -> int:
+    """How often systemd has restarted the stream's unit."""
+    shown = on_host(inv, "spark_master", f"systemctl show -p NRestarts --value {STREAM_UNIT}")
+    return int(shown or 0)
+
+
 def recovery(args, inv, lake) -> dict:
-    def on_host(*command: str) -> str:
-        return sdp("hosts", "ssh", str(LOCAL_INVENTORY), "sdp-local", "--", *command).strip()
-
-    def restarts() -> int:
-        return int(on_host("systemctl", "show", "-p", "NRestarts", "--value", "sdp-stream") or 0)
-
     sdp("stream", "reconcile", "--wait", "600")
-    before = restarts()
+    before = stream_restarts(inv)
     since = datetime.now(UTC)
     sim = Simulator(load_catalog(), seed=args.seed, start=time.time() - 300, rate=100, speed=1)
     sink = KafkaSink(kafka_bootstrap(inv))
     half = Limits(count=args.count // 2, pace=False, validate_every=0)
     run_generate(sim, sink, half)
     time.sleep(args.kill_after)
-    on_host("systemctl", "kill", "--signal=SIGKILL", "sdp-stream")
+    on_host(inv, "spark_master", f"systemctl kill --signal=SIGKILL {STREAM_UNIT}")
     killed = datetime.now(UTC)
     run_generate(sim, sink, half)
     batches = wait_for_batches(lake, since, sum(sink.sent.values()), 1800)
@@ -278,7 +288,7 @@ def recovery(args, inv, lake) -> dict:
             "records": after[0]["records"],
             "seconds": round(duration(after[0]), 1),
         },
-        "systemd_restarts": restarts() - before,
+        "systemd_restarts": stream_restarts(inv) - before,
         **describe_batches(after),
     }
 
