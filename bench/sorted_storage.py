@@ -117,7 +117,7 @@ def run_job(
     """The job on the master as the spark user; its (KIND, document) lines. A BARRIER line
     calls `on_barrier`, then creates the file the job waits for. If this process fails or is
     interrupted, the job on the master is killed too (ssh without a terminal would leave it)."""
-    master, user = inv.hosts("spark_master")[0], settings.role("spark", "spark_user")
+    master, user = inv.first("spark_master"), settings.role("spark", "spark_user")
     command = f"cd /tmp && runuser -u {user} -- {spark_submit(JOB, name, args)}"
     out: list[tuple] = []
     other: list[str] = []  # the driver's own output: spark-submit merges its stderr there

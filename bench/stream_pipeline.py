@@ -247,7 +247,7 @@ def latency(args, inv, lake) -> dict:
 
 def on_host(inv: Inventory, group: str, command: str) -> str:
     """`command` on the first host of `group`, as Ansible reaches it; its output."""
-    host = inv.hosts(group)[0]
+    host = inv.first(group)
     result = subprocess.run(inv.ssh(host, command), capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         sys.exit(f"{host}: {command} failed:\n{result.stderr[-2000:]}")

@@ -39,11 +39,36 @@ register_generator(app)
 SETUP_ERRORS = (InventoryError, SpecError, SecretMissing, LockError, ManifestError, ServiceError)
 
 
+# A client library's "cannot reach or log in to the service" errors, by (package, class name), so
+# that no client is imported for it: the service each one means.
+UNREACHABLE = {
+    ("botocore", "EndpointConnectionError"): "MinIO (S3)",
+    ("botocore", "ConnectTimeoutError"): "MinIO (S3)",
+    ("botocore", "ReadTimeoutError"): "MinIO (S3)",
+    ("psycopg", "OperationalError"): "PostgreSQL",
+    ("psycopg2", "OperationalError"): "PostgreSQL",
+    ("sqlalchemy", "OperationalError"): "PostgreSQL",  # pyiceberg's catalog
+}
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """One line naming the service and what its client said, or None for any other error."""
+    for cls in type(exc).__mro__:
+        service = UNREACHABLE.get((cls.__module__.split(".")[0], cls.__name__))
+        if service:
+            said = str(getattr(exc, "orig", None) or exc).strip()  # sqlalchemy wraps the driver's
+            return f"{service}: {said.splitlines()[0] if said else type(exc).__name__}"
+    return None
+
+
 def main() -> None:
     try:
         app()
-    except SETUP_ERRORS as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    except Exception as exc:  # anything else is raised again, with its traceback
+        line = str(exc) if isinstance(exc, SETUP_ERRORS) else unreachable(exc)
+        if line is None:
+            raise
+        Console(stderr=True).print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

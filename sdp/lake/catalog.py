@@ -10,7 +10,7 @@ from sdp.platform.secrets import read_secret
 def lake_settings(inv: Inventory) -> LakeSettings:
     owner = settings.platform("sdp_catalog_owner")
     return LakeSettings(
-        pg_host=inv.addresses("postgres")[0],
+        pg_host=inv.first_address("postgres"),
         pg_port=settings.platform("postgres_port"),
         pg_database=settings.platform("sdp_catalog_db"),
         pg_user=owner,

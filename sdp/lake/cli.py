@@ -121,7 +121,7 @@ def _running(inv: Inventory, queries: set[str]) -> list[str]:
 
     stream, reasons = settings.role("spark", "spark_stream_name"), []
     if stream in queries:
-        master = inv.hosts("spark_master")[0]
+        master = inv.first("spark_master")
         shown = subprocess.run(inv.ssh(master, f"systemctl is-active {shlex.quote(stream)}"),
                                capture_output=True, text=True, timeout=60)  # fmt: skip
         state = shown.stdout.strip()

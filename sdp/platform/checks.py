@@ -37,7 +37,7 @@ def kafka_bootstrap(inv: Inventory) -> str:
 
 def s3_endpoint(inv: Inventory, address: str | None = None) -> str:
     """MinIO's S3 API on a host of the minio group (the first one unless given)."""
-    address = address or inv.addresses("minio")[0]
+    address = address or inv.first_address("minio")
     return f"http://{address}:{settings.platform('minio_api_port')}"
 
 
@@ -61,13 +61,13 @@ def s3_client(inv: Inventory, endpoint: str):
 
 def spark_master_state(inv: Inventory) -> dict:
     """The standalone master's JSON: its status, workers and applications."""
-    master = inv.addresses("spark_master")[0]
+    master = inv.first_address("spark_master")
     return _get_json(f"http://{master}:{settings.platform('spark_master_ui_port')}/json/")
 
 
 def prometheus_api(inv: Inventory, path: str, **params: str) -> dict:
     """The data of a Prometheus HTTP API call (/api/v1/PATH) on the monitoring host."""
-    host = inv.addresses("monitoring")[0]
+    host = inv.first_address("monitoring")
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
     url = f"http://{host}:{settings.platform('prometheus_port')}/api/v1/{path}{query}"
     return _get_json(url)["data"]
@@ -164,7 +164,7 @@ def postgres_connection(inv: Inventory, dbname: str, owner: str):
     import psycopg
 
     return psycopg.connect(
-        host=inv.addresses("postgres")[0],
+        host=inv.first_address("postgres"),
         port=settings.platform("postgres_port"),
         dbname=dbname,
         user=owner,
@@ -180,11 +180,17 @@ def serving_connection(inv: Inventory):
 
 
 def postgres(inv: Inventory) -> str:
+    """Logs in to each database this node is a client of; the others admit their own hosts
+    only, whose services' checks use them (Airflow's and Superset's health)."""
     databases = settings.role("postgres", "postgres_databases")
-    for db in databases:
+    ours = [db for db in databases if db.get("control_node")]
+    for db in ours:
         with postgres_connection(inv, db["name"], db["owner"]) as conn:
             conn.execute("SELECT 1")
-    return "logged in to " + ", ".join(db["name"] for db in databases)
+    others = [db["name"] for db in databases if db not in ours]
+    return f"logged in to {', '.join(db['name'] for db in ours)}" + (
+        f"; {', '.join(others)}: their hosts only" if others else ""
+    )
 
 
 def spark(inv: Inventory) -> str:
@@ -207,7 +213,7 @@ def stream_application(inv: Inventory) -> dict | None:
 
 
 def stream(inv: Inventory) -> str:
-    master = inv.hostvars.get(inv.hosts("spark_master")[0], {})
+    master = inv.hostvars.get(inv.first("spark_master"), {})
     if not master.get("spark_stream_enabled", settings.role("spark", "spark_stream_enabled")):
         return "disabled in the inventory (spark_stream_enabled: false)"
     found = stream_application(inv)

@@ -244,7 +244,7 @@ def demo(
             "lower --speed or --minutes"
         )
     inv = _inventory(inventory)
-    master, monitoring = inv.addresses("spark_master")[0], inv.addresses("monitoring")[0]
+    master, monitoring = inv.first_address("spark_master"), inv.first_address("monitoring")
     console.print(
         "Watch it:\n"
         f"  Spark master (the sdp-stream application): http://{master}:"

@@ -64,6 +64,15 @@ class Inventory:
     def addresses(self, group: str) -> list[str]:
         return [self.address(h) for h in self.hosts(group)]
 
+    def first(self, group: str) -> str:
+        """The group's first host (where its one service runs), or an error naming the group."""
+        if not self.hosts(group):
+            raise InventoryError(f"{self.path}: no host in the group {group}")
+        return self.hosts(group)[0]
+
+    def first_address(self, group: str) -> str:
+        return self.address(self.first(group))
+
     def ssh(self, host: str, command: str) -> list[str]:
         """The argv running `command` on `host` as Ansible reaches it (root, the project's key)."""
         from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir  # it imports this module

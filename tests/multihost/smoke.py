@@ -146,7 +146,7 @@ def minio_through_every_host(inv: Inventory) -> dict[str, bool]:
 def minio_servers(inv: Inventory) -> list[dict]:
     """`mc admin info` on a MinIO host: every server of the pool with its drives' states."""
     mc = settings.platform("sdp_opt_dir") + "/bin/mc"
-    result = ssh(inv, inv.hosts("minio")[0], f"{mc} admin info sdp --json")
+    result = ssh(inv, inv.first("minio"), f"{mc} admin info sdp --json")
     if result.returncode != 0:
         raise RuntimeError(f"mc admin info: {result.stderr.strip()}")
     return json.loads(result.stdout)["info"]["servers"]
@@ -189,7 +189,7 @@ def spark_job(inv: Inventory, timeout: float = 600) -> dict[str, int]:
         "--conf spark.executor.memory=512m --conf spark.scheduler.minRegisteredResourcesRatio=1.0 "
         f"--conf spark.scheduler.maxRegisteredResourcesWaitingTime=120s {job}"
     )
-    result = ssh(inv, inv.hosts("spark_master")[0], submit, stdin=SPARK_JOB, timeout=timeout)
+    result = ssh(inv, inv.first("spark_master"), submit, stdin=SPARK_JOB, timeout=timeout)
     lines = [line for line in result.stdout.splitlines() if line.startswith("SMOKE ")]
     if result.returncode != 0 or not lines:
         raise RuntimeError(f"spark-submit exited {result.returncode}:\n{result.stderr[-3000:]}")
@@ -320,20 +320,40 @@ def credential_findings(inv: Inventory) -> list[str]:
     return found
 
 
+# Who may log in to each database over the network: the hosts of these groups, and the control
+# node where it is named (the sdp CLI and the tests read the catalog and serving).
+DATABASE_CLIENTS = {
+    "iceberg_catalog": ["spark_master", "spark_worker", "airflow", "control node"],
+    "airflow": ["airflow"],
+    "serving": ["spark_master", "spark_worker", "airflow", "superset", "monitoring",
+                "control node"],
+    "superset": ["superset"],
+}  # fmt: skip
+
+
 def pg_hba_findings(inv: Inventory) -> list[str]:
-    """PostgreSQL's network rules that admit more than the platform needs, as `host: rule`: any
-    address but loopback, an inventory host's or the control node's (each alone, /32), any
-    method but scram-sha-256, or a line PostgreSQL could not read."""
-    allowed = {inv.address(h) for h in inv.hosts("all")} | {inv.var("sdp_control_node_address")}
-    allowed |= {"127.0.0.1", "::1"}
-    query = ("select line_number, type, address, netmask, auth_method, coalesce(error, '') "
-             "from pg_hba_file_rules where type <> 'local'")  # fmt: skip
+    """PostgreSQL's network rules that admit more than the platform needs, as `host: rule`: a
+    database not in DATABASE_CLIENTS, an address that is not one of its clients' (each alone,
+    /32; loopback is the host's own), any method but scram-sha-256, or a line PostgreSQL could
+    not read."""
+
+    def addresses(group: str) -> set[str]:
+        if group == "control node":
+            return {inv.var("sdp_control_node_address")}
+        return {inv.address(h) for h in inv.hosts(group)}
+
+    query = ("select line_number, array_to_string(database, ','), address, netmask, auth_method,"
+             " coalesce(error, '') from pg_hba_file_rules where type <> 'local'")  # fmt: skip
     found = []
     for host in inv.hosts("postgres"):
         result = ssh(inv, host, f'runuser -u postgres -- psql -XAt -F"|" -c "{query}"')
         assert result.returncode == 0, result.stderr
         for line in result.stdout.splitlines():
-            number, _, address, mask, method, error = line.split("|")
+            number, databases, address, mask, method, error = line.split("|")
+            # a rule naming several databases must admit only what every one of them may
+            clients = [DATABASE_CLIENTS.get(d, []) for d in databases.split(",")]
+            allowed = set.intersection(*(set().union(*map(addresses, c)) for c in clients))
+            allowed |= {"127.0.0.1", "::1"}
             single = mask in ("255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
             if error or method != "scram-sha-256" or address not in allowed or not single:
                 found.append(f"{host}: pg_hba.conf line {number}: {line}")

@@ -54,7 +54,7 @@ def submit(inv, master: str, conf: dict[str, str], seconds: float) -> tuple[str,
 
 
 def test_spark_runs_only_applications_that_know_the_secret_and_has_no_rest_server(platform):
-    master = platform.hosts("spark_master")[0]
+    master = platform.first("spark_master")
     address = platform.address(master)
     with pytest.raises(OSError):  # port 6066: refused, nothing listens
         socket.create_connection((address, 6066), timeout=5).close()
@@ -103,4 +103,13 @@ def test_services_listen_only_on_the_cluster_address_and_loopback(platform):
 
 def test_no_password_logins_default_credentials_or_secrets_readable_by_all(platform):
     assert smoke.credential_findings(platform) == []
-    assert smoke.pg_hba_findings(platform) == []  # PostgreSQL admits the platform's hosts only
+    assert smoke.pg_hba_findings(platform) == []  # each database admits its own clients only
+
+
+def test_a_database_refuses_a_host_that_is_not_its_client_even_with_the_password(platform):
+    import psycopg
+
+    # The control node reads serving and the catalog; Airflow's metadata is the airflow host's.
+    checks.postgres_connection(platform, settings.platform("sdp_serving_db"), "serving").close()
+    with pytest.raises(psycopg.OperationalError, match=r"no pg_hba\.conf entry"):
+        checks.postgres_connection(platform, settings.platform("sdp_airflow_db"), "airflow")

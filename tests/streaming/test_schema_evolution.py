@@ -88,7 +88,7 @@ def with_source(source: Path) -> dict[str, str]:
 
 
 def on_master(inv, command: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    master = inv.hosts("spark_master")[0]
+    master = inv.first("spark_master")
     return subprocess.run(inv.ssh(master, command), input=stdin, capture_output=True, text=True,
                           timeout=900)  # fmt: skip
 
