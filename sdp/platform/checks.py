@@ -24,9 +24,24 @@ class Result:
     detail: str
 
 
-def _get_json(url: str, timeout: float = 5) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+def _get_json(url: str, timeout: float = 5, headers: dict[str, str] | None = None) -> dict:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.load(response)
+
+
+def basic_auth(inv: Inventory, user: str, secret: str) -> dict[str, str]:
+    """The header that logs `user` in with the generated secret `secret`."""
+    login = f"{user}:{read_secret(inv.cluster_name, secret)}"
+    return {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()}
+
+
+def prometheus_url(inv: Inventory) -> str:
+    return f"http://{inv.first_address('monitoring')}:{settings.platform('prometheus_port')}"
+
+
+def prometheus_login(inv: Inventory) -> dict[str, str]:
+    return basic_auth(inv, settings.platform("prometheus_user"), "prometheus-password")
 
 
 # Endpoints as _platform's sdp_kafka_bootstrap and sdp_s3_endpoint derive them for the roles.
@@ -43,7 +58,7 @@ def s3_endpoint(inv: Inventory, address: str | None = None) -> str:
 
 def minio_console_url(inv: Inventory) -> str:
     """MinIO's console, where people browse the buckets (as `sdp_minio_console_url`)."""
-    return f"http://{inv.addresses('minio')[0]}:{settings.platform('minio_console_port')}"
+    return f"http://{inv.first_address('minio')}:{settings.platform('minio_console_port')}"
 
 
 def s3_client(inv: Inventory, endpoint: str):
@@ -67,10 +82,10 @@ def spark_master_state(inv: Inventory) -> dict:
 
 def prometheus_api(inv: Inventory, path: str, **params: str) -> dict:
     """The data of a Prometheus HTTP API call (/api/v1/PATH) on the monitoring host."""
-    host = inv.first_address("monitoring")
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
-    url = f"http://{host}:{settings.platform('prometheus_port')}/api/v1/{path}{query}"
-    return _get_json(url)["data"]
+    return _get_json(f"{prometheus_url(inv)}/api/v1/{path}{query}", headers=prometheus_login(inv))[
+        "data"
+    ]
 
 
 def prometheus_targets(inv: Inventory) -> list[dict]:
@@ -252,17 +267,14 @@ def grafana(inv: Inventory) -> str:
         return "not in the bundle"
     if not inv.hosts("monitoring"):
         return "no monitoring host in the inventory"
-    url = f"http://{inv.addresses('monitoring')[0]}:{settings.platform('grafana_port')}"
+    url = f"http://{inv.first_address('monitoring')}:{settings.platform('grafana_port')}"
     health = _get_json(f"{url}/api/health")
     if health.get("database") != "ok":
         raise RuntimeError(f"its database is {health.get('database')}")
-    login = f"{settings.role('grafana', 'grafana_admin_user')}:" + read_secret(
-        inv.cluster_name, "grafana-admin-password"
+    login = basic_auth(
+        inv, settings.role("grafana", "grafana_admin_user"), "grafana-admin-password"
     )
-    headers = {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()}
-    request = urllib.request.Request(f"{url}/api/search?type=dash-db&limit=5000", headers=headers)
-    with urllib.request.urlopen(request, timeout=15) as response:
-        found = {d["uid"] for d in json.load(response)}
+    found = {d["uid"] for d in _get_json(f"{url}/api/search?type=dash-db&limit=5000", 15, login)}
     expected = {json.loads(p.read_text())["uid"] for p in GRAFANA_DIR.glob("*.json")}
     if expected - found:
         raise RuntimeError(f"dashboards not provisioned: {', '.join(sorted(expected - found))}")
@@ -270,7 +282,7 @@ def grafana(inv: Inventory) -> str:
 
 
 def superset_url(inv: Inventory) -> str:
-    return f"http://{inv.addresses('superset')[0]}:{settings.platform('superset_port')}"
+    return f"http://{inv.first_address('superset')}:{settings.platform('superset_port')}"
 
 
 def superset_token(inv: Inventory) -> str:
@@ -304,7 +316,7 @@ def superset(inv: Inventory) -> str:
 
 
 def airflow_url(inv: Inventory) -> str:
-    return f"http://{inv.addresses('airflow')[0]}:{settings.platform('airflow_api_port')}"
+    return f"http://{inv.first_address('airflow')}:{settings.platform('airflow_api_port')}"
 
 
 def airflow_token(inv: Inventory) -> str:

@@ -169,8 +169,8 @@ def scale_out(
 ):
     """Configure only the hosts a raised count added (scale.yml --limit), then check everything.
 
-    The PostgreSQL host (its pg_hba.conf admits the inventory's hosts) and the monitoring host
-    (Prometheus' targets) are in the limit too: they must learn the new hosts.
+    The PostgreSQL host (its pg_hba.conf admits each database's client hosts) and the monitoring
+    host (Prometheus' targets) are in the limit too: they must learn the new hosts.
     """
     inv = _inventory(inventory)
     _known(inv, hosts, "raise the pool's count in cluster.yml and regenerate the inventory first")
@@ -244,12 +244,13 @@ def demo(
             "lower --speed or --minutes"
         )
     inv = _inventory(inventory)
-    master, monitoring = inv.first_address("spark_master"), inv.first_address("monitoring")
+    master = inv.first_address("spark_master")
     console.print(
         "Watch it:\n"
         f"  Spark master (the sdp-stream application): http://{master}:"
         f"{settings.platform('spark_master_ui_port')}\n"
-        f"  Prometheus: http://{monitoring}:{settings.platform('prometheus_port')}\n"
+        f"  Prometheus: {checks.prometheus_url(inv)} (login {settings.platform('prometheus_user')}"
+        " / the secret prometheus-password)\n"
         "  sdp stream status   (last batch, pending records)\n"
         "  serving.event_counts in PostgreSQL (what the dashboards read)"
     )

@@ -29,6 +29,7 @@ SECRETS: dict[str, int | None] = {
     "airflow-jwt-secret": 48,
     "airflow-fernet-key": 32,  # 32 bytes; the role encodes them as Fernet wants
     "minio-prometheus-token": None,
+    "prometheus-password": 32,  # Prometheus' UI and API (the user prometheus_user)
 }
 ALPHABET = string.ascii_letters + string.digits
 

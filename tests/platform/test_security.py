@@ -1,8 +1,9 @@
 """What the platform keeps closed, tried from outside as an attacker on the network would: Spark
 talks only to holders of the cluster's secret, the master's REST submission server (which takes
-no authentication) is off, and so are Prometheus' admin and lifecycle APIs; services listen on
-the cluster address and loopback only, hosts take no passwords, and no default credential or
-secret is in a file anybody on a host may read."""
+no authentication) is off, Prometheus takes a login and its admin and lifecycle APIs are off;
+services listen on the cluster address and loopback only, a database admits its own clients
+only, hosts take no passwords, and no default credential or secret is in a file anybody on a
+host may read."""
 
 import socket
 import subprocess
@@ -69,7 +70,7 @@ def test_spark_runs_only_applications_that_know_the_secret_and_has_no_rest_serve
 def test_the_spark_master_ui_cannot_kill_the_stream(platform):
     app = checks.stream_application(platform)
     assert app is not None, "the stream is not running"
-    ui = f"http://{platform.addresses('spark_master')[0]}:{settings.platform('spark_master_ui_port')}"
+    ui = f"http://{platform.first_address('spark_master')}:{settings.platform('spark_master_ui_port')}"
     request = urllib.request.Request(f"{ui}/app/kill/?id={app['id']}&terminate=true", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:  # no such handler: 405, not a redirect
         urllib.request.urlopen(request, timeout=10)
@@ -78,15 +79,21 @@ def test_the_spark_master_ui_cannot_kill_the_stream(platform):
     assert (checks.stream_application(platform) or {}).get("id") == app["id"]
 
 
-def test_prometheus_cannot_be_stopped_or_have_its_data_deleted_over_http(platform):
-    base = f"http://{platform.addresses('monitoring')[0]}:{settings.platform('prometheus_port')}"
+def test_prometheus_takes_its_login_and_cannot_be_stopped_or_have_its_data_deleted(platform):
+    base, login = checks.prometheus_url(platform), checks.prometheus_login(platform)
+    wrong = checks.basic_auth(platform, settings.platform("prometheus_user"), "postgres-serving")
+    for headers in ({}, wrong):  # no login, a wrong password
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/graph", headers=headers))
+        assert refused.value.code == 401
     for path, answer in (("/api/v1/admin/tsdb/delete_series?match[]=up", "admin APIs disabled"),
                          ("/-/quit", "Lifecycle API is not enabled")):  # fmt: skip
-        request = urllib.request.Request(base + path, method="POST")
+        request = urllib.request.Request(base + path, method="POST", headers=login)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
         assert answer in refused.value.read().decode(), path
-    assert urllib.request.urlopen(f"{base}/-/healthy", timeout=10).status == 200  # still up
+    healthy = urllib.request.Request(f"{base}/-/healthy", headers=login)
+    assert urllib.request.urlopen(healthy, timeout=10).status == 200  # still up
 
 
 def test_the_control_nodes_secrets_are_private_and_outside_the_clone(platform):

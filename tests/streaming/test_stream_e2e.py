@@ -220,7 +220,7 @@ def stream_counters(inv) -> tuple[float, Counter]:
     shopping-events per reason (its field or check). Prometheus is not asked for the counts:
     after a Prometheus restart it still shows, for five minutes, the last values of a driver
     that has gone, and a new driver's count equal to them would look like no increase."""
-    url = f"http://{inv.addresses('spark_master')[0]}:{settings.platform('stream_metrics_port')}"
+    url = f"http://{inv.first_address('spark_master')}:{settings.platform('stream_metrics_port')}"
     with urllib.request.urlopen(url, timeout=10) as response:
         text = response.read().decode()
     batches = re.search(r"^sdp_stream_batches_total (\S+)$", text, re.M)
