@@ -247,7 +247,11 @@ def latency(args, inv, lake) -> dict:
 
 def on_host(inv: Inventory, group: str, command: str) -> str:
     """`command` on the first host of `group`, as Ansible reaches it; its output."""
-    host = inv.first(group)
+    return run_on(inv, inv.first(group), command)
+
+
+def run_on(inv: Inventory, host: str, command: str) -> str:
+    """`command` on `host`, as Ansible reaches it; its output."""
     result = subprocess.run(inv.ssh(host, command), capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         sys.exit(f"{host}: {command} failed:\n{result.stderr[-2000:]}")

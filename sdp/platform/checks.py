@@ -44,7 +44,8 @@ def prometheus_login(inv: Inventory) -> dict[str, str]:
     return basic_auth(inv, settings.platform("prometheus_user"), "prometheus-password")
 
 
-# Endpoints as _platform's sdp_kafka_bootstrap and sdp_s3_endpoint derive them for the roles.
+# Endpoints as _platform's sdp_kafka_bootstrap and sdp_s3_endpoint derive them for the roles (for
+# S3 the first MinIO host: the hosts' name sdp_s3_name is in their /etc/hosts, not this node's).
 def kafka_bootstrap(inv: Inventory) -> str:
     port = settings.platform("kafka_broker_port")
     return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
