@@ -110,7 +110,14 @@ def wait_for_batches(lake, since: datetime, records: int, timeout_s: float) -> l
     """The batches since `since` once they hold `records` records; progress on stderr."""
     deadline, shown = time.monotonic() + timeout_s, 0
     while True:
-        batches = batches_since(lake, since)
+        try:
+            batches = batches_since(lake, since)
+        except OSError as exc:  # storage that is failing or back from a fault: say so, read again
+            print(f"  reading the batch log: {exc}", file=sys.stderr)
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(5)
+            continue
         landed = sum(b["records"] for b in batches)
         if landed > shown:
             b = batches[-1]
