@@ -52,17 +52,50 @@ class SecretMissing(FileNotFoundError):
     pass
 
 
+# A file that starts so is encrypted with Ansible Vault (`ansible-vault encrypt FILE`); the
+# password is in the file Ansible itself reads it from, $ANSIBLE_VAULT_PASSWORD_FILE.
+VAULT_HEADER = "$ANSIBLE_VAULT;"
+VAULT_PASSWORD_FILE = "ANSIBLE_VAULT_PASSWORD_FILE"
+
+
+def _vault():
+    """Ansible's VaultLib with the password of $ANSIBLE_VAULT_PASSWORD_FILE, or None."""
+    if not os.environ.get(VAULT_PASSWORD_FILE):
+        return None
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultLib, get_file_vault_secret
+
+    path = Path(os.environ[VAULT_PASSWORD_FILE]).expanduser()
+    secret = get_file_vault_secret(filename=str(path), loader=DataLoader())  # a file or a script
+    secret.load()
+    return VaultLib([("default", secret)])
+
+
 def read_secret(cluster: str, name: str) -> str:
     path = _path(cluster, name)
+    where = f"secret {name} of cluster {cluster}: {path}"
     try:
-        words = path.read_text().split()  # Ansible's password lookup may have added " salt=..."
+        text = path.read_text()
     except FileNotFoundError:
         raise SecretMissing(
-            f"secret {name} of cluster {cluster}: {path} is missing; the roles generate it on the "
-            "first `make up` (or set SDP_SECRETS_DIR to where it is kept)"
+            f"{where} is missing; the roles generate it on the first `make up` (or set "
+            "SDP_SECRETS_DIR to where it is kept)"
         ) from None
+    if text.startswith(VAULT_HEADER):
+        vault = _vault()
+        if vault is None:
+            raise SecretMissing(
+                f"{where} is encrypted with Ansible Vault: set {VAULT_PASSWORD_FILE}"
+            )
+        from ansible.errors import AnsibleError
+
+        try:
+            text = vault.decrypt(text).decode()
+        except AnsibleError as exc:
+            raise SecretMissing(f"{where}: {exc.message} ({VAULT_PASSWORD_FILE})") from None
+    words = text.split()  # Ansible's password lookup may have added " salt=..."
     if not words:
-        raise SecretMissing(f"secret {name} of cluster {cluster}: {path} is empty")
+        raise SecretMissing(f"{where} is empty")
     return words[0]
 
 
@@ -71,8 +104,9 @@ def ensure_secret(cluster: str, name: str) -> str:
     path, length = _path(cluster, name), SECRETS[name]
     if length and not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        value, vault = "".join(choice(ALPHABET) for _ in range(length)) + "\n", _vault()
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as tmp:  # mode 0600
-            tmp.write("".join(choice(ALPHABET) for _ in range(length)) + "\n")
+            tmp.write(vault.encrypt(value).decode() if vault else value)
         try:
             # Ansible's forks evaluate the same default at once: the first link wins, all read it.
             with contextlib.suppress(FileExistsError):
