@@ -245,7 +245,8 @@ def counted(lake, table: str, ids: list[str], since: datetime) -> dict[str, int]
 def run(name: str, seed: int, args, inv: Inventory) -> dict:
     what, fault = SCENARIOS[name]
     print(f"{name}: {what}; {args.count:,} shopping events", file=sys.stderr)
-    sdp("stream", "reconcile", "-i", str(args.inventory), "--wait", "900")
+    # caught up first; the audit reads only the last minutes (all of a used lake takes 30 s)
+    sdp("stream", "reconcile", "-i", str(args.inventory), "--wait", "900", "--since", "10m")
     restarts = stream_restarts(inv)
     since = datetime.now(UTC)
     # Event times span the last 300 s, so none is in the future (a dead letter) at any count.
