@@ -82,15 +82,14 @@ def read_secret(cluster: str, name: str) -> str:
             "SDP_SECRETS_DIR to where it is kept)"
         ) from None
     if text.startswith(VAULT_HEADER):
-        vault = _vault()
-        if vault is None:
+        if not os.environ.get(VAULT_PASSWORD_FILE):
             raise SecretMissing(
                 f"{where} is encrypted with Ansible Vault: set {VAULT_PASSWORD_FILE}"
             )
         from ansible.errors import AnsibleError
 
-        try:
-            text = vault.decrypt(text).decode()
+        try:  # a password file that is missing, or the wrong password
+            text = _vault().decrypt(text).decode()
         except AnsibleError as exc:
             raise SecretMissing(f"{where}: {exc.message} ({VAULT_PASSWORD_FILE})") from None
     words = text.split()  # Ansible's password lookup may have added " salt=..."
