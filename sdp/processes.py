@@ -80,10 +80,17 @@ def spawn(
     log: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    cgroups: list[Path] | None = None,
 ) -> int:
-    """Start cmd in its own session (so stop() can signal the whole group); record its pid."""
+    """Start cmd in its own session (so stop() can signal the whole group), and in `cgroups`
+    (directories of cgroup hierarchies) if given; record its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
+
+    def join_cgroups() -> None:  # in the child, before it runs cmd
+        for group in cgroups or []:
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+
     with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd,
@@ -93,6 +100,7 @@ def spawn(
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=join_cgroups if cgroups else None,
         )
     pidfile.write_text(str(proc.pid))
     return proc.pid

@@ -118,6 +118,37 @@ def spec_from_inventory(inventory: Inventory) -> dict:
     return {"network": network, "hosts": hosts}
 
 
+# nspawn --keep-unit (no systemd on this machine to give it a scope) puts its container in the
+# cgroup `payload` below the one it was started in. Started from one cgroup, every container got
+# the same one, and their systemds shared each unit's group: one host's `systemctl kill` failed
+# with EIO listing another's processes, a booting host failed to attach to a group another had
+# just removed. Where this process sits at the root of the hierarchies systemd uses, each host
+# starts from a cgroup of its own there.
+CGROUP_MOUNTS = {
+    "0": ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"),
+    "name=systemd": ("/sys/fs/cgroup/systemd",),
+}
+
+
+def own_cgroups(name: str) -> list[Path]:
+    """The host's own cgroup in each hierarchy systemd uses (created), or none if this process
+    is not at their root (a machine whose systemd manages cgroups)."""
+    lines = [line.split(":", 2) for line in Path("/proc/self/cgroup").read_text().splitlines()]
+    mine = {(hid if hid == "0" else ctrl): path for hid, ctrl, path in lines}
+    groups = []
+    for key, mounts in CGROUP_MOUNTS.items():
+        if key not in mine:
+            continue
+        if mine[key] != "/":
+            return []
+        mount = next((Path(m) for m in mounts if (Path(m) / "cgroup.procs").exists()), None)
+        if mount is not None:
+            groups.append(mount / "sdp-hosts" / name)
+    for group in groups:
+        group.mkdir(parents=True, exist_ok=True)
+    return groups
+
+
 def load_spec(path: Path) -> HostsSpec:
     """A hosts spec file, or an Ansible inventory (file or directory) to take the hosts from."""
     raw = None if path.is_dir() else yaml.safe_load(path.read_text()) or {}
@@ -426,6 +457,7 @@ class ContainerHosts:
                     ],
                     self.pidfile(host),
                     self.dir / "logs" / f"{host.name}.log",
+                    cgroups=own_cgroups(host.name),
                 )
                 self.pidfile(host).with_suffix(".gateway").write_text(self.gateway_ip + "\n")
                 started.append(host)
