@@ -24,7 +24,7 @@ from generator.generate import Limits, run_generate
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
 from sdp.lake.catalog import open_catalog
-from sdp.platform.checks import kafka_bootstrap
+from sdp.platform.checks import kafka_client
 from sdp.platform.dag_runs import Airflow
 from sdp.platform.inventory import LOCAL_INVENTORY, load_inventory
 from tests.batch.test_daily_e2e import empty_days, midnight
@@ -47,7 +47,7 @@ def main() -> None:
     print(f"shop day {day}: generating {args.count:,} shopping events", file=sys.stderr)
     sim = Simulator(load_catalog(), seed=args.seed, start=midnight(day).timestamp(),
                     rate=args.count / 86400)  # fmt: skip
-    sink = KafkaSink(kafka_bootstrap(inv))
+    sink = KafkaSink(kafka_client(inv, "generator"))
     t = time.monotonic()
     events = run_generate(sim, sink, Limits(count=args.count, pace=False, validate_every=0))
     produce_s, records = time.monotonic() - t, sum(sink.sent.values())

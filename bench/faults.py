@@ -67,7 +67,7 @@ from generator.producing import KafkaSink
 from generator.simulator import Simulator
 from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap
+from sdp.platform.checks import kafka_client
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
 
 
@@ -101,7 +101,7 @@ def later(seconds: float, action: Callable[[], object]) -> threading.Thread:
 
 def partitions(inv: Inventory) -> dict[int, tuple[int, list[int]]]:
     """shopping-events' partitions as the brokers see them: (leader, in-sync replicas)."""
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap(inv)})
+    admin = AdminClient(kafka_client(inv))
     topic = admin.list_topics("shopping-events", timeout=30).topics["shopping-events"]
     return {p.id: (p.leader, sorted(p.isrs)) for p in topic.partitions.values()}
 
@@ -252,7 +252,7 @@ def run(name: str, seed: int, args, inv: Inventory) -> dict:
     # Event times span the last 300 s, so none is in the future (a dead letter) at any count.
     sim = Simulator(load_catalog(), seed=seed, start=time.time() - 300,
                     rate=args.count / 300, speed=1)  # fmt: skip
-    kafka = KafkaSink(kafka_bootstrap(inv), **{"delivery.timeout.ms": 300_000})
+    kafka = KafkaSink(kafka_client(inv, "generator"), **{"delivery.timeout.ms": 300_000})
     sink = IdSink(kafka)
     half = Limits(count=args.count // 2, pace=False, validate_every=0)
     run_generate(sim, sink, half)

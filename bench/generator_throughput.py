@@ -23,6 +23,7 @@ import confluent_kafka
 
 from generator.catalog import load_catalog
 from generator.generate import Limits, run_generate
+from generator.kafka_login import from_env
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
 
@@ -54,7 +55,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--bootstrap", help="Kafka HOST:PORT; without it nothing is produced")
+    parser.add_argument(
+        "--bootstrap",
+        help="Kafka HOST:PORT, the login in SDP_KAFKA_USER and SDP_KAFKA_PASSWORD (as `sdp "
+        "generate`); without it nothing is produced",
+    )
     parser.add_argument("--count", type=int, default=1_000_000, help="shopping events to generate")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--validate-every", type=int, default=0)
@@ -62,7 +67,10 @@ def main() -> None:
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {0})  # before the producer starts its threads: they inherit it
-    sink = KafkaSink(args.bootstrap) if args.bootstrap else CountingSink()
+    if args.bootstrap:
+        sink = KafkaSink(from_env(args.bootstrap, os.environ.get("SDP_KAFKA_USER")))
+    else:
+        sink = CountingSink()
     sim = Simulator(load_catalog(), seed=args.seed, start=START, rate=10_000, speed=60)
     limits = Limits(count=args.count, pace=False, validate_every=args.validate_every)
     profiler = cProfile.Profile() if args.profile else None

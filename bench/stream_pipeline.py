@@ -49,7 +49,7 @@ from generator.simulator import Simulator
 from generator.traffic import SaleSwitch
 from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap, serving_connection
+from sdp.platform.checks import kafka_client, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
 
 SDP = str(Path(sys.executable).with_name("sdp"))
@@ -137,7 +137,7 @@ def throughput(args, inv, lake) -> dict:
     sdp("stream", "reconcile", "--wait", "600")
     sdp("stream", "stop")
     sim = Simulator(load_catalog(), seed=args.seed, start=time.time() - 1800, rate=500, speed=1)
-    sink = KafkaSink(kafka_bootstrap(inv))
+    sink = KafkaSink(kafka_client(inv, "generator"))
     produced_at = time.monotonic()
     events = run_generate(sim, sink, Limits(count=args.count, pace=False, validate_every=0))
     produce_s = time.monotonic() - produced_at
@@ -226,7 +226,7 @@ def latency(args, inv, lake) -> dict:
     poller.start()
     sale = SaleSwitch(on=args.sale)
     sim = Simulator(load_catalog(), seed=args.seed, start=start, rate=args.rate, speed=1, sale=sale)
-    sink = RecordingSink(KafkaSink(kafka_bootstrap(inv)))
+    sink = RecordingSink(KafkaSink(kafka_client(inv, "generator")))
     run_generate(sim, sink, Limits(duration_s=args.duration, validate_every=0))
     sdp("stream", "reconcile", "--wait", "600")
     time.sleep(2)
@@ -276,7 +276,7 @@ def recovery(args, inv, lake) -> dict:
     before = stream_restarts(inv)
     since = datetime.now(UTC)
     sim = Simulator(load_catalog(), seed=args.seed, start=time.time() - 300, rate=100, speed=1)
-    sink = KafkaSink(kafka_bootstrap(inv))
+    sink = KafkaSink(kafka_client(inv, "generator"))
     half = Limits(count=args.count // 2, pace=False, validate_every=0)
     run_generate(sim, sink, half)
     time.sleep(args.kill_after)

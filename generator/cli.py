@@ -27,6 +27,13 @@ Bootstrap = Annotated[
     str | None,
     typer.Option(envvar="SDP_KAFKA_BOOTSTRAP", help="Kafka bootstrap HOST:PORT[,HOST:PORT]."),
 ]
+KafkaUser = Annotated[
+    str | None,
+    typer.Option(
+        envvar="SDP_KAFKA_USER",
+        help="Log in to Kafka as this user (SCRAM-SHA-512), its password in SDP_KAFKA_PASSWORD.",
+    ),
+]
 Out = Annotated[
     Path | None,
     typer.Option(
@@ -82,6 +89,7 @@ def _start_time(value: str | None) -> float:
 
 def generate(
     bootstrap: Bootstrap = None,
+    kafka_user: KafkaUser = None,
     out: Out = None,
     rate: Annotated[
         float, typer.Option(help="Shopping events per second at the day's mean traffic.", min=0.001)
@@ -148,7 +156,7 @@ def generate(
         )
         if corpus is not None:
             sim.texts = ReviewTexts(sim.rng, load_corpus(corpus))
-        sink = open_sink(bootstrap, out, connect_timeout)
+        sink = open_sink(bootstrap, out, connect_timeout, kafka_user)
         stop = StopFlag()
         stop.install()
 
@@ -187,6 +195,7 @@ import_app = typer.Typer(no_args_is_help=True, help="Import real clickstreams in
 def replay_olist(
     folder: Annotated[Path, typer.Option("--dir", help="Folder with the 9 Olist CSV files.")],
     bootstrap: Bootstrap = None,
+    kafka_user: KafkaUser = None,
     out: Out = None,
     speed: Annotated[
         float, typer.Option(help="Source seconds per wall second; 0: no pacing.", min=0)
@@ -218,7 +227,7 @@ def replay_olist(
                 soft_wrap=True,  # a path split over lines can't be copied or grepped
             )
             return
-        sink = open_sink(bootstrap, out, connect_timeout)
+        sink = open_sink(bootstrap, out, connect_timeout, kafka_user)
         stop = StopFlag()
         stop.install()
         facts = lambda: {"position": f"{start + sum(sink.sent.values()):,}/{len(plan):,}"}  # noqa: E731
@@ -256,6 +265,7 @@ def import_rees46_command(
         ),
     ],
     bootstrap: Bootstrap = None,
+    kafka_user: KafkaUser = None,
     out: Out = None,
     connect_timeout: ConnectTimeout = 10.0,
 ) -> None:
@@ -263,7 +273,7 @@ def import_rees46_command(
     with reporting_errors():
         if not file.is_file():
             raise InputFileError(f"{file} does not exist")
-        sink = open_sink(bootstrap, out, connect_timeout)
+        sink = open_sink(bootstrap, out, connect_timeout, kafka_user)
         stop = StopFlag()
         stop.install()
         with Progress("sdp import rees46", sink, console=console) as progress:

@@ -13,6 +13,8 @@ from pathlib import Path
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from generator.kafka_login import from_env
+
 PRODUCER_CONFIG = {
     "acks": "all",
     "enable.idempotence": True,
@@ -51,30 +53,41 @@ class SinkCounts:
 
 class KafkaSink(SinkCounts):
     def __init__(
-        self, bootstrap: str, connect_timeout_s: float = 10.0, **overrides: object
+        self, client: dict[str, str], connect_timeout_s: float = 10.0, **overrides: object
     ) -> None:
-        self.bootstrap = bootstrap
+        """`client`: the brokers and the login (generator/kafka_login.py)."""
+        self.bootstrap = bootstrap = client["bootstrap.servers"]
         super().__init__()
         self._unpolled = 0
         self._producer = Producer(
             {
                 **PRODUCER_CONFIG,
-                "bootstrap.servers": bootstrap,
+                **client,
                 "error_cb": self._on_error,
                 "on_delivery": self._on_delivery,
                 **overrides,
             }
         )
+        self._refused: str | None = None  # the brokers' answer to a refused login
         try:
             self._producer.list_topics(timeout=connect_timeout_s)
         except KafkaException as e:
+            self._producer.poll(0)  # serves the error callbacks, a refused login among them
+            if self._refused:
+                raise BrokerUnreachable(
+                    f"Kafka at {bootstrap} refused the login of "
+                    f"{client.get('sasl.username')}: {self._refused}"
+                ) from None
+            hint = "" if "sasl.username" in client else "; if it wants a login: --kafka-user"
             raise BrokerUnreachable(
                 f"cannot reach a Kafka broker at {bootstrap} within {connect_timeout_s:g}s "
-                f"({e.args[0].str() if e.args else e})"
+                f"({e.args[0].str() if e.args else e}){hint}"
             ) from None
 
     def _on_error(self, error: KafkaError) -> None:
         self.client_errors[error.name()] += 1
+        if error.code() == KafkaError._AUTHENTICATION:
+            self._refused = error.str()
 
     def _on_delivery(self, error: KafkaError | None, message: object) -> None:
         if error is not None:
@@ -135,13 +148,19 @@ class FileSink(SinkCounts):
 Sink = KafkaSink | FileSink
 
 
-def open_sink(bootstrap: str | None, out: Path | None, connect_timeout_s: float = 10.0) -> Sink:
-    """The file sink when `out` is given, else a Kafka producer for `bootstrap`."""
+def open_sink(
+    bootstrap: str | None,
+    out: Path | None,
+    connect_timeout_s: float = 10.0,
+    kafka_user: str | None = None,
+) -> Sink:
+    """The file sink when `out` is given, else a Kafka producer for `bootstrap`, logged in as
+    `kafka_user` with the password in SDP_KAFKA_PASSWORD."""
     if out is not None:
         return FileSink(out)
     if not bootstrap:
         raise ValueError("give --bootstrap HOST:PORT (or SDP_KAFKA_BOOTSTRAP) or --out FILE.jsonl")
-    return KafkaSink(bootstrap, connect_timeout_s)
+    return KafkaSink(from_env(bootstrap, kafka_user), connect_timeout_s)
 
 
 def wall_clock_iso() -> str:

@@ -1,6 +1,6 @@
 """Shared fixtures: the running platform for the integration tests (`platform`, an Inventory of
 the container host sdp-local that `sdp platform up` brings up once per session, and
-`kafka_bootstrap` and the Iceberg catalog `lake` derived from it), a local SparkSession and the
+`kafka_client` and the Iceberg catalog `lake` derived from it), a local SparkSession and the
 stream spec for the jobs' transforms, the optional real datasets, the CLI as a user runs it and
 the session's step timings.
 """
@@ -73,10 +73,10 @@ def platform(platform_first_up) -> Inventory:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(platform) -> str:
-    """host:port,... of the platform's brokers. They create no topic on first use: a test makes
-    its own, uniquely named, and deletes it."""
-    return checks.kafka_bootstrap(platform)
+def kafka_client(platform) -> dict[str, str]:
+    """librdkafka's settings for the platform's brokers, logged in as the super user. They create
+    no topic on first use: a test makes its own, uniquely named, and deletes it."""
+    return checks.kafka_client(platform)
 
 
 @pytest.fixture(scope="session")

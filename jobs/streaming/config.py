@@ -112,6 +112,25 @@ def serving_settings(args: argparse.Namespace) -> ServingSettings | None:
     return ServingSettings.from_env(args.serving_jdbc_url, args.serving_user)
 
 
+LOGIN_MODULES = {"PLAIN": "plain.PlainLoginModule", "SCRAM-SHA-512": "scram.ScramLoginModule"}
+
+
+def kafka_properties(
+    bootstrap: str, user: str = "", password: str = "", mechanism: str = "SCRAM-SHA-512"
+) -> dict[str, str]:
+    """A Kafka Java client's settings: the brokers, and a SASL login when `user` is given (the
+    platform's kafka_auth; no user: PLAINTEXT listeners)."""
+    properties = {"bootstrap.servers": bootstrap}
+    if user:
+        module = f"org.apache.kafka.common.security.{LOGIN_MODULES[mechanism]}"
+        properties |= {
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": mechanism,
+            "sasl.jaas.config": f'{module} required username="{user}" password="{password}";',
+        }
+    return properties
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     bootstrap: str
@@ -127,6 +146,8 @@ class StreamSettings:
     serving: ServingSettings | None = None
     metrics_address: str | None = None  # HOST:PORT where the driver serves its metrics
     available_now: bool = False  # process what Kafka holds now, then stop (a backfill, a test)
+    kafka_user: str = ""  # SCRAM-SHA-512 login; empty: PLAINTEXT listeners
+    kafka_password: str = field(default="", repr=False)
 
     def __post_init__(self):
         for name in ("trigger_seconds", "watermark_minutes", "future_minutes"):

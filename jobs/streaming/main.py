@@ -25,6 +25,7 @@ from jobs.streaming.config import (
     StreamSettings,
     TopicSpec,
     add_serving_arguments,
+    kafka_properties,
     load_spec,
     serving_settings,
 )
@@ -40,6 +41,7 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
     p = argparse.ArgumentParser(prog="jobs.streaming.main", description=__doc__.split("\n")[0])
     p.add_argument("--spec", type=Path, required=True, help="stream spec JSON")
     p.add_argument("--bootstrap", required=True, help="Kafka brokers, host:port[,host:port]")
+    p.add_argument("--kafka-user", default="", help="Kafka login; its password: SDP_KAFKA_PASSWORD")
     p.add_argument("--checkpoint", required=True, help="s3a://bucket/prefix for the checkpoint")
     p.add_argument("--bucket-prefix", default="sdp-")
     p.add_argument("--trigger-seconds", type=float, default=5.0)
@@ -56,6 +58,11 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
     args = p.parse_args(argv)
     try:
         serving = serving_settings(args)
+        password = os.environ.get("SDP_KAFKA_PASSWORD", "")
+        if args.kafka_user and not password:
+            raise ValueError(
+                f"--kafka-user {args.kafka_user} needs SDP_KAFKA_PASSWORD in the environment"
+            )
         settings = StreamSettings(
             bootstrap=args.bootstrap,
             checkpoint=args.checkpoint,
@@ -70,6 +77,8 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
             serving=serving,
             metrics_address=args.metrics_address,
             available_now=args.available_now,
+            kafka_user=args.kafka_user,
+            kafka_password=password,
         )
     except ValueError as exc:
         p.error(str(exc))
@@ -108,7 +117,14 @@ def start(
         serving.ensure_tables({t: e.schema for t, e in examples.items()})
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.bootstrap)
+        .options(
+            **{
+                f"kafka.{k}": v
+                for k, v in kafka_properties(
+                    settings.bootstrap, settings.kafka_user, settings.kafka_password
+                ).items()
+            }
+        )
         .option("subscribe", ",".join(topics))
         .option("startingOffsets", settings.starting_offsets)
         # Offsets gone before they were read (retention) stop the query instead of being skipped.

@@ -3,6 +3,7 @@
 import base64
 import json
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from generator.kafka_login import PLAIN, SCRAM, client_config
 from sdp.platform import settings
 from sdp.platform.inventory import Inventory
 from sdp.platform.secrets import read_secret
@@ -49,6 +51,45 @@ def prometheus_login(inv: Inventory) -> dict[str, str]:
 def kafka_bootstrap(inv: Inventory) -> str:
     port = settings.platform("kafka_broker_port")
     return ",".join(f"{a}:{port}" for a in inv.addresses("kafka_broker"))
+
+
+def kafka_client(inv: Inventory, login: str = "admin") -> dict[str, str]:
+    """librdkafka's settings for the brokers as kafka_LOGIN_user (_platform's kafka_auth): admin,
+    the control node's tools, with PLAIN; generator and stream with SCRAM-SHA-512."""
+    if not inv.var("kafka_auth"):
+        return client_config(kafka_bootstrap(inv))
+    return client_config(
+        kafka_bootstrap(inv),
+        inv.var(f"kafka_{login}_user"),
+        read_secret(inv.cluster_name, f"kafka-{login}-password"),
+        PLAIN if login == "admin" else SCRAM,
+    )
+
+
+def kafka_java_client(
+    inv: Inventory, login: str = "admin", bootstrap: str | None = None
+) -> dict[str, str]:
+    """The same login as a Kafka Java client's properties (Spark's source, Kafka's tools)."""
+    from jobs.streaming.config import kafka_properties
+
+    client = kafka_client(inv, login)
+    return kafka_properties(
+        bootstrap or client["bootstrap.servers"],
+        client.get("sasl.username", ""),
+        client.get("sasl.password", ""),
+        client.get("sasl.mechanism", SCRAM),
+    )
+
+
+def kafka_login_env(inv: Inventory, login: str = "generator") -> dict[str, str]:
+    """The environment that logs `sdp generate` and `sdp replay` in (SCRAM-SHA-512)."""
+    client = kafka_client(inv, login)
+    if "sasl.username" not in client:
+        return {}
+    return {
+        "SDP_KAFKA_USER": client["sasl.username"],
+        "SDP_KAFKA_PASSWORD": client["sasl.password"],
+    }
 
 
 def s3_endpoint(inv: Inventory, address: str | None = None) -> str:
@@ -107,11 +148,15 @@ def kafka_quorum(inv: Inventory) -> str:
         f"{a}:{settings.platform('kafka_controller_port')}"
         for a in inv.addresses("kafka_controller")
     )
-    result = subprocess.run(
-        [str(kafka_home() / "bin" / "kafka-metadata-quorum.sh"), "--bootstrap-controller",
-         controllers, "describe", "--status"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    login = kafka_java_client(inv, bootstrap=controllers)
+    with tempfile.NamedTemporaryFile("w", suffix=".properties") as config:  # 0600
+        config.write("".join(f"{k}={v}\n" for k, v in login.items() if k != "bootstrap.servers"))
+        config.flush()
+        result = subprocess.run(
+            [str(kafka_home() / "bin" / "kafka-metadata-quorum.sh"), "--bootstrap-controller",
+             controllers, "--command-config", config.name, "describe", "--status"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(f"metadata quorum: {result.stderr.strip()[-300:]}")
     status = dict(
@@ -128,15 +173,15 @@ def kafka_roundtrip(inv: Inventory) -> str:
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    bootstrap = kafka_bootstrap(inv)
+    client = kafka_client(inv)
     brokers = len(inv.hosts("kafka_broker"))
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client)
     if HEALTH_TOPIC not in admin.list_topics(timeout=10).topics:
         futures = admin.create_topics([NewTopic(HEALTH_TOPIC, 1, min(3, brokers))])
         futures[HEALTH_TOPIC].result(30)
     token = uuid.uuid4().hex.encode()
     delivered = []
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer = Producer({**client, "acks": "all"})
     producer.produce(HEALTH_TOPIC, token, on_delivery=lambda err, msg: delivered.append((err, msg)))
     producer.flush(30)
     if not delivered or delivered[0][0] is not None:
@@ -144,8 +189,7 @@ def kafka_roundtrip(inv: Inventory) -> str:
             f"produce (acks=all) failed: {delivered[0][0] if delivered else 'timeout'}"
         )
     msg = delivered[0][1]
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "sdp-health",
-                         "enable.auto.commit": False})  # fmt: skip
+    consumer = Consumer({**client, "group.id": "sdp-health", "enable.auto.commit": False})
     try:
         consumer.assign([TopicPartition(HEALTH_TOPIC, msg.partition(), msg.offset())])
         deadline = time.monotonic() + 30

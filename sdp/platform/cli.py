@@ -1,5 +1,7 @@
 """`sdp platform up|status|down`: the platform on an inventory's hosts, configured by Ansible."""
 
+import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -215,6 +217,15 @@ def down(inventory: InventoryOpt = LOCAL_INVENTORY):
         console.print(f"powered off: {', '.join(stopped) or 'nothing was running'}")
 
 
+@app.command("kafka-env")
+def kafka_env(inventory: InventoryOpt = LOCAL_INVENTORY):
+    """The brokers and the generator's login as shell exports, for
+    `eval "$(sdp platform kafka-env)"` before `sdp generate`, `sdp replay`, `sdp import`."""
+    inv = _inventory(inventory)
+    env = {"SDP_KAFKA_BOOTSTRAP": checks.kafka_bootstrap(inv), **checks.kafka_login_env(inv)}
+    print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()))
+
+
 @app.command()
 def demo(
     inventory: InventoryOpt = LOCAL_INVENTORY,
@@ -259,7 +270,8 @@ def demo(
     sdp = str(Path(sys.executable).with_name("sdp"))
     generator = subprocess.Popen(
         [sdp, "generate", "--bootstrap", checks.kafka_bootstrap(inv), "--rate", str(rate),
-         "--speed", str(speed), "--duration", str(seconds), "--sale-flag", str(sale_flag)]
+         "--speed", str(speed), "--duration", str(seconds), "--sale-flag", str(sale_flag)],
+        env={**os.environ, **checks.kafka_login_env(inv)},
     )  # fmt: skip
     try:
         generator.wait(seconds / 2)

@@ -30,6 +30,9 @@ SECRETS: dict[str, int | None] = {
     "airflow-fernet-key": 32,  # 32 bytes; the role encodes them as Fernet wants
     "minio-prometheus-token": None,
     "prometheus-password": 32,  # Prometheus' UI and API (the user prometheus_user)
+    "kafka-admin-password": 32,  # Kafka's super user: brokers, controllers, the control node
+    "kafka-generator-password": 32,
+    "kafka-stream-password": 32,
 }
 ALPHABET = string.ascii_letters + string.digits
 

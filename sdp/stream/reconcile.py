@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from jobs.streaming.spec import table_name
 from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap, s3_client, s3_endpoint
+from sdp.platform.checks import kafka_client, s3_client, s3_endpoint
 from sdp.platform.inventory import Inventory
 from sdp.processes import ServiceError
 
@@ -75,13 +75,15 @@ class TopicReconciliation:
 
 
 def kafka_offsets(
-    bootstrap_servers: str, topics: list[str], since: datetime | None = None
+    client: dict[str, str], topics: list[str], since: datetime | None = None
 ) -> KafkaRanges:
     """topic → partition → (log start, end) as the brokers report them now; with `since`, the
-    start is the first record whose timestamp is at or after it (the end if there is none)."""
+    start is the first record whose timestamp is at or after it (the end if there is none).
+    `client`: the brokers and the login (checks.kafka_client)."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "sdp-reconcile"})
+    bootstrap_servers = client["bootstrap.servers"]
+    consumer = Consumer({**client, "group.id": "sdp-reconcile"})
     try:
         try:
             metadata = consumer.list_topics(timeout=15)
@@ -217,7 +219,7 @@ def positions(
     inv: Inventory, topics: list[str], since: datetime | None = None
 ) -> tuple[KafkaRanges, Checkpoint]:
     """Kafka's ranges and the stream's checkpoint: enough to tell how far behind it is."""
-    kafka = kafka_offsets(kafka_bootstrap(inv), topics, since)
+    kafka = kafka_offsets(kafka_client(inv), topics, since)
     return kafka, read_checkpoint(s3_client(inv, s3_endpoint(inv)), StreamLocation.from_role())
 
 

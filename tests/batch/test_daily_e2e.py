@@ -6,6 +6,7 @@ and `olist_analytics` checked against the CSV files; `lake_maintenance` for one 
 Each run takes shop days (KST) no earlier run filled, so it passes on a platform used for days.
 """
 
+import os
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
@@ -20,7 +21,12 @@ from pyiceberg.expressions import In
 from jobs.batch import daily, report
 from jobs.streaming.gold import NO_CATEGORY
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap, minio_console_url, serving_connection
+from sdp.platform.checks import (
+    kafka_bootstrap,
+    kafka_login_env,
+    minio_console_url,
+    serving_connection,
+)
 from sdp.platform.dag_runs import Airflow
 from tests.batch import olist_csv
 from tests.batch.test_olist import FIXTURE
@@ -200,7 +206,8 @@ def test_olist_analytics_gives_the_late_deliveries_of_the_replayed_orders(
     then the DAG: their late flags and late share in gold equal the CSVs', and the dashboards'
     copies in PostgreSQL equal gold."""
     got = sdp("replay", "olist", "--dir", str(FIXTURE), "--bootstrap", kafka_bootstrap(platform),
-              "--speed", "0", "--state", str(tmp_path / "state.json"))  # fmt: skip
+              "--speed", "0", "--state", str(tmp_path / "state.json"),
+              env={**os.environ, **kafka_login_env(platform)})  # fmt: skip
     assert got.returncode == 0, got.stderr
     reconcile()
     dag, run_id = "olist_analytics", f"e2e-olist-{int(time.time())}"

@@ -26,16 +26,14 @@ PREFIX = f"_tests/smoke-{RUN}/"  # this run's objects in the platform's warehous
 
 
 @pytest.fixture(scope="module")
-def topic_with_events(kafka_bootstrap):
+def topic_with_events(kafka_client):
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic = f"smoke-{RUN}"
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin = AdminClient(kafka_client)
     admin.create_topics([NewTopic(topic, 1)])[topic].result(30)  # the brokers' replication
-    producer = Producer(
-        {"bootstrap.servers": kafka_bootstrap, "acks": "all", "enable.idempotence": True}
-    )
+    producer = Producer({**kafka_client, "acks": "all", "enable.idempotence": True})
     events = [
         {"event_id": f"e{i}", "price": round(i * 1.25, 2), "category": f"c{i % 5}"}
         for i in range(MESSAGES)
@@ -56,7 +54,7 @@ def topic_with_events(kafka_bootstrap):
         admin.delete_topics([topic])[topic].result(30)
 
 
-def test_kafka_produce_and_consume(kafka_bootstrap, topic_with_events):
+def test_kafka_produce_and_consume(kafka_client, topic_with_events):
     from confluent_kafka import Consumer
     from confluent_kafka.admin import AdminClient
 
@@ -64,7 +62,7 @@ def test_kafka_produce_and_consume(kafka_bootstrap, topic_with_events):
     group = f"smoke-{uuid.uuid4()}"
     consumer = Consumer(
         {
-            "bootstrap.servers": kafka_bootstrap,
+            **kafka_client,
             "group.id": group,
             "auto.offset.reset": "earliest",
         }
@@ -80,7 +78,7 @@ def test_kafka_produce_and_consume(kafka_bootstrap, topic_with_events):
                 break
     finally:
         consumer.close()
-        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin = AdminClient(kafka_client)
         admin.delete_consumer_groups([group])[group].result(30)
     assert sorted(e["event_id"] for e in seen) == sorted(e["event_id"] for e in events)
 
@@ -141,7 +139,7 @@ def test_postgres_login(platform):
 
 
 def test_spark_reads_kafka_writes_iceberg_pyiceberg_reads_back(
-    platform, kafka_bootstrap, topic_with_events, s3, tmp_path
+    platform, topic_with_events, s3, tmp_path
 ):
     from pyiceberg.catalog import load_catalog
     from pyspark.sql import SparkSession
@@ -177,7 +175,7 @@ def test_spark_reads_kafka_writes_iceberg_pyiceberg_reads_back(
             )
             raw = (
                 spark.read.format("kafka")
-                .option("kafka.bootstrap.servers", kafka_bootstrap)
+                .options(**{f"kafka.{k}": v for k, v in checks.kafka_java_client(platform).items()})
                 .option("subscribe", topic)
                 .option("startingOffsets", "earliest")
                 .load()

@@ -3,6 +3,7 @@ from collections import Counter
 import orjson
 from typer.testing import CliRunner
 
+from generator.kafka_login import from_env
 from sdp.cli import app
 
 runner = CliRunner()
@@ -71,6 +72,20 @@ def test_unreachable_broker_is_named_with_the_timeout():
     )
     assert result.exit_code == 2
     assert "cannot reach a Kafka broker at 127.0.0.1:1 within 1s" in result.output
+
+
+def test_a_kafka_login_takes_its_password_from_the_environment_only(monkeypatch):
+    monkeypatch.delenv("SDP_KAFKA_PASSWORD", raising=False)
+    result = invoke("generate", "--count", "1", "--bootstrap", "127.0.0.1:1",
+                    "--kafka-user", "generator")  # fmt: skip
+    assert result.exit_code == 2
+    assert "--kafka-user generator needs its password in SDP_KAFKA_PASSWORD" in result.output
+    monkeypatch.setenv("SDP_KAFKA_PASSWORD", "secret")
+    assert from_env("b:9092", "generator") == {
+        "bootstrap.servers": "b:9092", "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "generator", "sasl.password": "secret",
+    }  # fmt: skip
+    assert from_env("b:9092", None) == {"bootstrap.servers": "b:9092"}  # kafka_auth false
 
 
 def test_bad_arguments_are_named(tmp_path):

@@ -29,8 +29,8 @@ START = 1_714_532_400
 class PrefixedSink(KafkaSink):
     """Sends each spec topic's records to PREFIX + the topic: this run's own topics."""
 
-    def __init__(self, bootstrap: str, prefix: str) -> None:
-        super().__init__(bootstrap)
+    def __init__(self, client: dict[str, str], prefix: str) -> None:
+        super().__init__(client)
         self.prefix = prefix
 
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -38,20 +38,20 @@ class PrefixedSink(KafkaSink):
 
 
 @pytest.fixture(scope="module")
-def prefix(kafka_bootstrap):
+def prefix(kafka_client):
     """This run's topic prefix; its topics are deleted when the module's tests are done."""
     run = f"test-{uuid.uuid4().hex[:8]}."
     yield run
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin = AdminClient(kafka_client)
     made = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
     for future in admin.delete_topics(made).values() if made else ():
         future.result(30)
 
 
-def ensure_topics(bootstrap: str, names, prefix: str) -> None:
+def ensure_topics(client: dict[str, str], names, prefix: str) -> None:
     """PREFIX + each name, with the spec's partitions and configs and the brokers' default
     replication, unless there already."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client)
     existing = admin.list_topics(timeout=10).topics
     new = [
         NewTopic(prefix + n, topic(n).partitions, config=topic(n).config)
@@ -79,8 +79,8 @@ def ensure_topics(bootstrap: str, names, prefix: str) -> None:
         time.sleep(0.2)
 
 
-def end_offsets(bootstrap: str, names, prefix: str) -> dict[tuple[str, int], int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "sdp-tests-offsets"})
+def end_offsets(client: dict[str, str], names, prefix: str) -> dict[tuple[str, int], int]:
+    consumer = Consumer({**client, "group.id": "sdp-tests-offsets"})
     deadline = time.monotonic() + 30
     try:
         out = {}
@@ -106,12 +106,12 @@ def end_offsets(bootstrap: str, names, prefix: str) -> dict[tuple[str, int], int
 
 
 def consume(
-    bootstrap: str, start: dict[tuple[str, int], int], expected: int, timeout_s: float = 60
+    client: dict[str, str], start: dict[tuple[str, int], int], expected: int, timeout_s: float = 60
 ):
     """Every message after `start`, in partition order; waits until `expected` arrived."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client,
             "group.id": "sdp-tests",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
@@ -131,18 +131,18 @@ def consume(
     return messages
 
 
-def test_generated_events_all_arrive_in_per_key_order(kafka_bootstrap, prefix):
+def test_generated_events_all_arrive_in_per_key_order(kafka_client, prefix):
     names = ["shopping-events", "search-queries", "sessions", "reviews"]
-    ensure_topics(kafka_bootstrap, names, prefix)
-    start = end_offsets(kafka_bootstrap, names, prefix)
-    sink = PrefixedSink(kafka_bootstrap, prefix)
+    ensure_topics(kafka_client, names, prefix)
+    start = end_offsets(kafka_client, names, prefix)
+    sink = PrefixedSink(kafka_client, prefix)
     sim = Simulator(load_catalog(), seed=21, start=START, rate=100, speed=60)
     run_generate(sim, sink, Limits(count=20_000, pace=False))
     sink.close()
     assert sink.errors == 0
     sent = sum(sink.sent.values())
 
-    messages = consume(kafka_bootstrap, start, sent)
+    messages = consume(kafka_client, start, sent)
     assert len(messages) == sent, "nothing lost, nothing duplicated"
     by_topic = defaultdict(int)
     per_key = defaultdict(list)
@@ -162,13 +162,13 @@ def test_generated_events_all_arrive_in_per_key_order(kafka_bootstrap, prefix):
     assert per_key == expected
 
 
-def test_olist_replay_arrives_complete_and_in_order(kafka_bootstrap, prefix, fixtures, tmp_path):
+def test_olist_replay_arrives_complete_and_in_order(kafka_client, prefix, fixtures, tmp_path):
     tables, dead = read_tables(fixtures / "olist")
     plan = build_plan(tables, dead)
     names = sorted({f"olist.{e.table}" for e in plan})
-    ensure_topics(kafka_bootstrap, names, prefix)
-    start = end_offsets(kafka_bootstrap, names, prefix)
-    sink = PrefixedSink(kafka_bootstrap, prefix)
+    ensure_topics(kafka_client, names, prefix)
+    start = end_offsets(kafka_client, names, prefix)
+    sink = PrefixedSink(kafka_client, prefix)
     replay(
         plan,
         sink,
@@ -177,7 +177,7 @@ def test_olist_replay_arrives_complete_and_in_order(kafka_bootstrap, prefix, fix
         checkpoint_every=100,
     )
     sink.close()
-    messages = consume(kafka_bootstrap, start, len(plan))
+    messages = consume(kafka_client, start, len(plan))
     assert len(messages) == len(plan)
     seqs = defaultdict(list)
     for m in messages:
@@ -186,13 +186,13 @@ def test_olist_replay_arrives_complete_and_in_order(kafka_bootstrap, prefix, fix
     assert sorted(s for ss in seqs.values() for s in ss) == list(range(len(plan)))
 
 
-def test_rees46_import_arrives_complete(kafka_bootstrap, prefix, fixtures):
+def test_rees46_import_arrives_complete(kafka_client, prefix, fixtures):
     # The topic may hold the first test's events already: only what comes after counts.
-    ensure_topics(kafka_bootstrap, ["shopping-events"], prefix)
-    start = end_offsets(kafka_bootstrap, ["shopping-events"], prefix)
-    sink = PrefixedSink(kafka_bootstrap, prefix)
+    ensure_topics(kafka_client, ["shopping-events"], prefix)
+    start = end_offsets(kafka_client, ["shopping-events"], prefix)
+    sink = PrefixedSink(kafka_client, prefix)
     assert import_rees46(fixtures / "rees46" / "2019-Oct-slice.csv", sink) == 40
     sink.close()
-    messages = consume(kafka_bootstrap, start, 40)
+    messages = consume(kafka_client, start, 40)
     assert len(messages) == 40
     assert {orjson.loads(m.value())["source"] for m in messages} == {"rees46"}

@@ -5,6 +5,7 @@ Every Superset dashboard, opened in a headless Chromium at the same time: each c
 its data; the screenshots go to $SDP_CACHE/work/reports/superset-SLUG.png."""
 
 import json
+import os
 import re
 import shutil
 import time
@@ -19,6 +20,8 @@ from sdp.paths import work_dir
 from sdp.platform import settings
 from sdp.platform.checks import (
     kafka_bootstrap,
+    kafka_client,
+    kafka_login_env,
     prometheus_query,
     serving_connection,
     superset_url,
@@ -38,10 +41,11 @@ def traffic(platform):
 
     start = datetime.now(UTC)
     generated = sdp(
-        "generate", "--bootstrap", kafka_bootstrap(platform), "--rate", "100", "--duration", "30"
-    )
+        "generate", "--bootstrap", kafka_bootstrap(platform), "--rate", "100", "--duration", "30",
+        env={**os.environ, **kafka_login_env(platform)},
+    )  # fmt: skip
     assert generated.returncode == 0, generated.stderr[-2000:]
-    producer = Producer({"bootstrap.servers": kafka_bootstrap(platform)})
+    producer = Producer(kafka_client(platform, "generator"))
     producer.produce("shopping-events", b"not json", b"dashboards")
     assert producer.flush(30) == 0
     caught_up = sdp(

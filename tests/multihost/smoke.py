@@ -29,9 +29,7 @@ def ssh(inv: Inventory, host: str, command: str, stdin: str | None = None, timeo
 
 def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[int, tuple]:
     """Per partition of a spec topic: (leader, replicas, in-sync replicas) as broker ids."""
-    metadata = AdminClient({"bootstrap.servers": checks.kafka_bootstrap(inv)}).list_topics(
-        topic, timeout=30
-    )
+    metadata = AdminClient(checks.kafka_client(inv)).list_topics(topic, timeout=30)
     return {
         p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
         for p in metadata.topics[topic].partitions.values()
@@ -41,15 +39,14 @@ def kafka_replication(inv: Inventory, topic: str = "shopping-events") -> dict[in
 def kafka_produce(inv: Inventory, run: str, numbers: range) -> None:
     """Keyed messages `run:n` with acks=all to a 3-partition topic replicated on every broker
     (up to 3); raises unless every one is acknowledged."""
-    bootstrap = checks.kafka_bootstrap(inv)
+    client = checks.kafka_client(inv)
     replicas = min(3, len(inv.hosts("kafka_broker")))
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client)
     if SMOKE_TOPIC not in admin.list_topics(timeout=30).topics:
         admin.create_topics([NewTopic(SMOKE_TOPIC, 3, replicas)])[SMOKE_TOPIC].result(60)
     errors = []
     producer = Producer(
-        {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-         "delivery.timeout.ms": 60000}
+        {**client, "acks": "all", "enable.idempotence": True, "delivery.timeout.ms": 60000}
     )  # fmt: skip
     for i in numbers:
         producer.produce(
@@ -67,8 +64,7 @@ def kafka_read(inv: Inventory, run: str) -> list[str]:
     partition to its end offset as it is now, not to a count, so a duplicate cannot hide behind
     the messages expected (90 s at most)."""
     consumer = Consumer(
-        {"bootstrap.servers": checks.kafka_bootstrap(inv), "group.id": "sdp-smoke",
-         "enable.auto.commit": False}
+        {**checks.kafka_client(inv), "group.id": "sdp-smoke", "enable.auto.commit": False}
     )  # fmt: skip
     seen: list[str] = []
     try:
@@ -114,7 +110,7 @@ def kafka_roundtrip(inv: Inventory, count: int = 1000) -> dict[str, int]:
 
 def kafka_min_insync(inv: Inventory, topic: str = "shopping-events") -> str:
     """The topic's min.insync.replicas as the brokers apply it."""
-    admin = AdminClient({"bootstrap.servers": checks.kafka_bootstrap(inv)})
+    admin = AdminClient(checks.kafka_client(inv))
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     configs = admin.describe_configs([resource])[resource].result(30)
     return configs["min.insync.replicas"].value

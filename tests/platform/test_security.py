@@ -1,10 +1,12 @@
 """What the platform keeps closed, tried from outside as an attacker on the network would: Spark
 talks only to holders of the cluster's secret, the master's REST submission server (which takes
-no authentication) is off, Prometheus takes a login and its admin and lifecycle APIs are off;
+no authentication) is off, Kafka takes a login and each application may do only what its ACLs
+allow, Prometheus takes a login and its admin and lifecycle APIs are off;
 services listen on the cluster address and loopback only, a database admits its own clients
 only, hosts take no passwords, and no default credential or secret is in a file anybody on a
 host may read."""
 
+import shlex
 import socket
 import subprocess
 import time
@@ -15,9 +17,10 @@ import pytest
 
 from sdp.paths import REPO_ROOT
 from sdp.platform import checks, settings
+from sdp.platform.inventory import LOCAL_INVENTORY
 from sdp.platform.jobs import spark_submit
 from sdp.platform.secrets import secrets_dir
-from tests.conftest import needs_container_hosts
+from tests.conftest import needs_container_hosts, sdp
 from tests.multihost import smoke
 
 pytestmark = [pytest.mark.integration, needs_container_hosts]
@@ -94,6 +97,66 @@ def test_prometheus_takes_its_login_and_cannot_be_stopped_or_have_its_data_delet
         assert answer in refused.value.read().decode(), path
     healthy = urllib.request.Request(f"{base}/-/healthy", headers=login)
     assert urllib.request.urlopen(healthy, timeout=10).status == 200  # still up
+
+
+def produce_error(client: dict, topic: str):
+    """The error of one message's delivery to `topic` with `client`'s login (None: delivered)."""
+    from confluent_kafka import Producer
+
+    reports = []
+    producer = Producer({**client, "message.timeout.ms": 20000})
+    producer.produce(topic, b"security probe", on_delivery=lambda err, _msg: reports.append(err))
+    producer.flush(30)
+    assert reports, f"no delivery report for {topic} within 30 s"
+    return reports[0]
+
+
+def read_error(client: dict, topic: str):
+    """The error of reading partition 0 of `topic` from its start (None: a message or its end)."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer({**client, "group.id": "spark-kafka-source-security-probe",
+                         "enable.partition.eof": True, "enable.auto.commit": False})  # fmt: skip
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])  # OFFSET_BEGINNING
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            message = consumer.poll(1)
+            if message is not None:
+                error = message.error()
+                return None if error is None or error.code() == KafkaError._PARTITION_EOF else error
+    finally:
+        consumer.close()
+    raise AssertionError(f"nothing from {topic} within 30 s")
+
+
+def test_kafka_takes_a_login_and_each_application_does_only_what_its_acls_allow(platform):
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    assert settings.platform("kafka_auth"), "the platform turns Kafka's logins on by default"
+    generator = checks.kafka_client(platform, "generator")
+    stream = checks.kafka_client(platform, "stream")
+    wrong = {**generator, "sasl.password": "not-the-password"}
+    for client in ({"bootstrap.servers": checks.kafka_bootstrap(platform)}, wrong):
+        with pytest.raises(KafkaException):  # a stock client with no login, a wrong password
+            AdminClient(client).list_topics(timeout=10)
+    refused = KafkaError.TOPIC_AUTHORIZATION_FAILED
+    # The generator writes its topics (every test that generates shows it) and nothing else.
+    assert produce_error(generator, checks.HEALTH_TOPIC).code() == refused
+    # (librdkafka's consumer asks for its group's coordinator first, which is refused too)
+    assert read_error(generator, "shopping-events").code() in {
+        refused, KafkaError.GROUP_AUTHORIZATION_FAILED}  # fmt: skip
+    # The stream reads them and writes nothing.
+    assert read_error(stream, "shopping-events") is None
+    assert produce_error(stream, "shopping-events").code() == refused
+    # What a user evals before `sdp generate`: the generator's login, nothing more.
+    exports = sdp("platform", "kafka-env", "-i", str(LOCAL_INVENTORY)).stdout
+    assert dict(shlex.split(line)[1].split("=", 1) for line in exports.splitlines()) == {
+        "SDP_KAFKA_BOOTSTRAP": generator["bootstrap.servers"],
+        "SDP_KAFKA_USER": generator["sasl.username"],
+        "SDP_KAFKA_PASSWORD": generator["sasl.password"],
+    }
 
 
 def test_the_control_nodes_secrets_are_private_and_outside_the_clone(platform):

@@ -1,5 +1,9 @@
-"""What `sdp stream maintain` reports when its Spark job fails."""
+"""What `sdp stream maintain` reports when its Spark job fails, and how the stream's job takes
+its Kafka login."""
 
+import pytest
+
+from jobs.streaming.config import kafka_properties
 from sdp.platform.jobs import job_error
 
 JVM_NOISE = [
@@ -21,3 +25,23 @@ def test_a_usage_error_is_named():
     output = ["usage: jobs.streaming.maintenance [-h]",
               "jobs.streaming.maintenance: error: --orphans-older-than-hours below 24"]  # fmt: skip
     assert job_error(output) == output[1]
+
+
+def test_the_stream_takes_its_kafka_password_from_the_environment_only(monkeypatch, capsys):
+    from jobs.streaming.main import parse_args
+
+    args = ["--spec", "s.json", "--bootstrap", "b:9092", "--checkpoint", "/c", "--kafka-user", "st"]
+    monkeypatch.delenv("SDP_KAFKA_PASSWORD", raising=False)
+    with pytest.raises(SystemExit):
+        parse_args(args)
+    assert "--kafka-user st needs SDP_KAFKA_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("SDP_KAFKA_PASSWORD", "pw")
+    _, settings = parse_args(args)
+    assert "pw" not in repr(settings)  # logged settings keep it out
+    assert kafka_properties(settings.bootstrap, settings.kafka_user, settings.kafka_password) == {
+        "bootstrap.servers": "b:9092",
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="st" password="pw";',
+    }

@@ -21,7 +21,13 @@ import yaml
 
 from generator.schemas import SCHEMA_DIR
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap, s3_client, s3_endpoint, stream_application
+from sdp.platform.checks import (
+    kafka_bootstrap,
+    kafka_client,
+    s3_client,
+    s3_endpoint,
+    stream_application,
+)
 from sdp.platform.inventory import LOCAL_INVENTORY
 from sdp.platform.jobs import job_error, spark_submit
 from tests.conftest import needs_container_hosts, sdp
@@ -100,13 +106,16 @@ def land(inv, source: Path) -> None:
     put = on_master(inv, f"cat > {SPEC_ON_MASTER} && chmod 644 {SPEC_ON_MASTER}", stdin=spec)
     assert put.returncode == 0, put.stderr
     prefix = settings.platform("sdp_bucket_prefix")
+    login = kafka_client(inv, "stream").get("sasl.username", "")
     job = spark_submit("jobs/streaming/main.py", TOPIC, [
-        "--spec", SPEC_ON_MASTER, "--bootstrap", kafka_bootstrap(inv),
+        "--spec", SPEC_ON_MASTER, "--bootstrap", kafka_bootstrap(inv), "--kafka-user", login,
         "--checkpoint", f"s3a://{prefix}{CHECKPOINT}", "--bucket-prefix", prefix,
         "--query-name", TOPIC, "--topics", TOPIC, "--available-now",
     ])  # fmt: skip
     user = settings.role("spark", "spark_user")
-    ran = on_master(inv, f"cd /tmp && runuser -u {user} -- {job}")
+    # The stream's own login and password (its environment file, root's): runuser keeps them.
+    env = f"{settings.role('spark', 'spark_stream_conf_dir')}/stream.env"
+    ran = on_master(inv, f"cd /tmp && set -a && . {env} && set +a && runuser -u {user} -- {job}")
     assert ran.returncode == 0, job_error((ran.stdout + ran.stderr).splitlines())
 
 
@@ -119,13 +128,38 @@ def events(first: int, count: int, **extra) -> list[dict]:
             for i in range(first, first + count)]  # fmt: skip
 
 
+def stream_may_read(inv) -> list[tuple]:
+    """The ACLs (AclBinding's fields) that let the stream's login read this run's topic; none
+    without kafka_auth."""
+    from confluent_kafka.admin import (
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    login = kafka_client(inv, "stream").get("sasl.username")
+    return [
+        (ResourceType.TOPIC, TOPIC, ResourcePatternType.LITERAL, f"User:{login}", "*",
+         operation, AclPermissionType.ALLOW)
+        for operation in (AclOperation.READ, AclOperation.DESCRIBE)
+    ] if login else []  # fmt: skip
+
+
 @pytest.fixture
 def topic(platform, lake):
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AclBinding, AclBindingFilter, AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap(platform)})
+    admin = AdminClient(kafka_client(platform))
     admin.create_topics([NewTopic(TOPIC, 1, 1)])[TOPIC].result(30)
+    readable = stream_may_read(platform)
+    if readable:
+        for future in admin.create_acls([AclBinding(*a) for a in readable]).values():
+            future.result(30)
     yield TOPIC
+    if readable:
+        for future in admin.delete_acls([AclBindingFilter(*a) for a in readable]).values():
+            future.result(30)
     for layer in ("bronze", "silver"):
         if lake.table_exists(f"{layer}.{TABLE}"):
             lake.purge_table(f"{layer}.{TABLE}")

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pytest
 
 from sdp.platform import settings
-from sdp.platform.checks import kafka_bootstrap, prometheus_query, serving_connection
+from sdp.platform.checks import kafka_client, prometheus_query, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY
 from tests.conftest import needs_container_hosts, sdp
 
@@ -55,7 +55,7 @@ def produce(inv, messages: list[tuple[str, bytes | None, bytes | None]]) -> list
 
         return report
 
-    producer = Producer({"bootstrap.servers": kafka_bootstrap(inv), "acks": "all", "linger.ms": 20})
+    producer = Producer({**kafka_client(inv), "acks": "all", "linger.ms": 20})
     for i, (topic, key, value) in enumerate(messages):
         producer.produce(topic, value, key, on_delivery=on_delivery(i))
         producer.poll(0)

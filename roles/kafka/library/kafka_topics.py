@@ -1,18 +1,26 @@
 #!/usr/bin/python
 """kafka_topics: create the missing topics of a list in one AdminClient request.
 
-Runs on the control node (delegate_to: localhost, the project's virtualenv: confluent-kafka).
+Runs on the control node (delegate_to: localhost, the project's virtualenv: confluent-kafka,
+generator/).
 kafka-topics.sh starts a JVM per topic: 14 topics took 1434 s on emulated (TCG) VMs. Existing
 topics are left as they are (partitions only grow by hand).
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from generator.kafka_login import PLAIN, client_config
+
 DOCUMENTATION = r"""
 module: kafka_topics
 short_description: Create the missing Kafka topics of a list, in one request
 options:
   bootstrap: {description: host:port list of the brokers, type: str, required: true}
+  admin_user:
+    description: a super user (SASL/PLAIN); empty - the listeners are PLAINTEXT
+    type: str
+    default: ""
+  admin_password: {type: str, default: "", no_log: true}
   topics:
     description: name, partitions, replication_factor, config (dict)
     type: list
@@ -28,6 +36,8 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "bootstrap": {"type": "str", "required": True},
+            "admin_user": {"type": "str", "default": ""},
+            "admin_password": {"type": "str", "default": "", "no_log": True},
             "topics": {"type": "list", "elements": "dict", "required": True},
             "default_partitions": {"type": "int", "default": 3},
             "default_replication_factor": {"type": "int", "default": 1},
@@ -41,7 +51,7 @@ def main() -> None:
     except ImportError:
         module.fail_json(msg="confluent-kafka is missing: run Ansible from the project's .venv")
     p = module.params
-    admin = AdminClient({"bootstrap.servers": p["bootstrap"]})
+    admin = AdminClient(client_config(p["bootstrap"], p["admin_user"], p["admin_password"], PLAIN))
     try:
         existing = set(admin.list_topics(timeout=p["timeout"]).topics)
     except Exception as e:  # KafkaException: no broker answered in time
