@@ -117,7 +117,7 @@ def test_a_service_that_does_not_answer_is_one_line_naming_it(tmp_path, groups, 
         "  children:\n"
         + "".join(f"    {group}: {{hosts: {{far: {{}}}}}}\n" for group in groups.split(","))
     )
-    for secret in ("postgres-iceberg", "minio-spark-secret-key"):
+    for secret in ("postgres-iceberg", "minio-spark-secret-key", "kafka-admin-password"):
         (tmp_path / secret).write_text("not-the-real-one\n")
     result = sdp(
         *command, "-i", str(inventory), env={**os.environ, "SDP_SECRETS_DIR": str(tmp_path)}
