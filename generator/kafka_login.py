@@ -7,24 +7,31 @@ SCRAM = "SCRAM-SHA-512"  # the applications' users
 PLAIN = "PLAIN"  # the super user, whose password the brokers keep in their configuration
 
 
-def client_config(bootstrap: str, user: str = "", password: str = "", mechanism: str = SCRAM):
-    """No user: the listeners are PLAINTEXT (kafka_auth false)."""
-    if not user:
-        return {"bootstrap.servers": bootstrap}
-    return {
+def client_config(
+    bootstrap: str, user: str = "", password: str = "", mechanism: str = SCRAM, ca: str = ""
+) -> dict[str, str]:
+    """No user: no login (kafka_auth false); no ca: no TLS (kafka_tls false). `ca`: the file of
+    the CA certificate the brokers' certificates must come from."""
+    config = {
         "bootstrap.servers": bootstrap,
-        "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanism": mechanism,
-        "sasl.username": user,
-        "sasl.password": password,
+        "security.protocol": ("SASL_" if user else "") + ("SSL" if ca else "PLAINTEXT"),
     }
+    if ca:
+        config["ssl.ca.location"] = ca
+    if user:
+        config |= {"sasl.mechanism": mechanism, "sasl.username": user, "sasl.password": password}
+    return config
 
 
 def from_env(bootstrap: str, user: str | None) -> dict[str, str]:
-    """`user` logs in with the password in SDP_KAFKA_PASSWORD (never on a command line)."""
+    """`user` logs in with the password in SDP_KAFKA_PASSWORD (never on a command line); TLS with
+    the CA certificate in the file SDP_KAFKA_CA, when set."""
+    ca = os.environ.get("SDP_KAFKA_CA", "")
+    if ca and not os.path.isfile(ca):
+        raise ValueError(f"SDP_KAFKA_CA: {ca} is not a file")
     if not user:
-        return client_config(bootstrap)
+        return client_config(bootstrap, ca=ca)
     password = os.environ.get("SDP_KAFKA_PASSWORD")
     if not password:
         raise ValueError(f"--kafka-user {user} needs its password in SDP_KAFKA_PASSWORD")
-    return client_config(bootstrap, user, password)
+    return client_config(bootstrap, user, password, ca=ca)

@@ -116,15 +116,24 @@ LOGIN_MODULES = {"PLAIN": "plain.PlainLoginModule", "SCRAM-SHA-512": "scram.Scra
 
 
 def kafka_properties(
-    bootstrap: str, user: str = "", password: str = "", mechanism: str = "SCRAM-SHA-512"
+    bootstrap: str,
+    user: str = "",
+    password: str = "",
+    mechanism: str = "SCRAM-SHA-512",
+    truststore: str = "",
 ) -> dict[str, str]:
-    """A Kafka Java client's settings: the brokers, and a SASL login when `user` is given (the
-    platform's kafka_auth; no user: PLAINTEXT listeners)."""
-    properties = {"bootstrap.servers": bootstrap}
+    """A Kafka Java client's settings: the brokers, a SASL login when `user` is given (the
+    platform's kafka_auth) and TLS when `truststore` (the CA certificate's PEM file) is (its
+    kafka_tls)."""
+    properties = {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": ("SASL_" if user else "") + ("SSL" if truststore else "PLAINTEXT"),
+    }
+    if truststore:
+        properties |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": truststore}
     if user:
         module = f"org.apache.kafka.common.security.{LOGIN_MODULES[mechanism]}"
         properties |= {
-            "security.protocol": "SASL_PLAINTEXT",
             "sasl.mechanism": mechanism,
             "sasl.jaas.config": f'{module} required username="{user}" password="{password}";',
         }
@@ -146,7 +155,8 @@ class StreamSettings:
     serving: ServingSettings | None = None
     metrics_address: str | None = None  # HOST:PORT where the driver serves its metrics
     available_now: bool = False  # process what Kafka holds now, then stop (a backfill, a test)
-    kafka_user: str = ""  # SCRAM-SHA-512 login; empty: PLAINTEXT listeners
+    kafka_user: str = ""  # SCRAM-SHA-512 login; empty: no login
+    kafka_truststore: str = ""  # the CA certificate (PEM) of the brokers' TLS; empty: no TLS
     kafka_password: str = field(default="", repr=False)
 
     def __post_init__(self):

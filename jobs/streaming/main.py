@@ -42,6 +42,7 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
     p.add_argument("--spec", type=Path, required=True, help="stream spec JSON")
     p.add_argument("--bootstrap", required=True, help="Kafka brokers, host:port[,host:port]")
     p.add_argument("--kafka-user", default="", help="Kafka login; its password: SDP_KAFKA_PASSWORD")
+    p.add_argument("--kafka-truststore", default="", help="CA certificate (PEM) for Kafka's TLS")
     p.add_argument("--checkpoint", required=True, help="s3a://bucket/prefix for the checkpoint")
     p.add_argument("--bucket-prefix", default="sdp-")
     p.add_argument("--trigger-seconds", type=float, default=5.0)
@@ -78,6 +79,7 @@ def parse_args(argv: list[str]) -> tuple[Path, StreamSettings]:
             metrics_address=args.metrics_address,
             available_now=args.available_now,
             kafka_user=args.kafka_user,
+            kafka_truststore=args.kafka_truststore,
             kafka_password=password,
         )
     except ValueError as exc:
@@ -121,7 +123,10 @@ def start(
             **{
                 f"kafka.{k}": v
                 for k, v in kafka_properties(
-                    settings.bootstrap, settings.kafka_user, settings.kafka_password
+                    settings.bootstrap,
+                    settings.kafka_user,
+                    settings.kafka_password,
+                    truststore=settings.kafka_truststore,
                 ).items()
             }
         )

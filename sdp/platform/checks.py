@@ -10,11 +10,12 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from generator.kafka_login import PLAIN, SCRAM, client_config
 from sdp.platform import settings
 from sdp.platform.inventory import Inventory
-from sdp.platform.secrets import read_secret
+from sdp.platform.secrets import SecretMissing, read_secret, tls_dir
 
 HEALTH_TOPIC = "sdp-health"
 
@@ -56,13 +57,22 @@ def kafka_bootstrap(inv: Inventory) -> str:
 def kafka_client(inv: Inventory, login: str = "admin") -> dict[str, str]:
     """librdkafka's settings for the brokers as kafka_LOGIN_user (_platform's kafka_auth): admin,
     the control node's tools, with PLAIN; generator and stream with SCRAM-SHA-512."""
+    ca = ""
+    if inv.var("kafka_tls"):
+        ca = str(tls_dir(inv.cluster_name) / "ca.crt")
+        if not Path(ca).is_file():
+            raise SecretMissing(
+                f"the CA certificate of cluster {inv.cluster_name}, {ca}, is missing; the tls "
+                "role makes it on the first `make up` (or set SDP_SECRETS_DIR to where it is kept)"
+            )
     if not inv.var("kafka_auth"):
-        return client_config(kafka_bootstrap(inv))
+        return client_config(kafka_bootstrap(inv), ca=ca)
     return client_config(
         kafka_bootstrap(inv),
         inv.var(f"kafka_{login}_user"),
         read_secret(inv.cluster_name, f"kafka-{login}-password"),
         PLAIN if login == "admin" else SCRAM,
+        ca,
     )
 
 
@@ -78,18 +88,16 @@ def kafka_java_client(
         client.get("sasl.username", ""),
         client.get("sasl.password", ""),
         client.get("sasl.mechanism", SCRAM),
+        client.get("ssl.ca.location", ""),
     )
 
 
 def kafka_login_env(inv: Inventory, login: str = "generator") -> dict[str, str]:
-    """The environment that logs `sdp generate` and `sdp replay` in (SCRAM-SHA-512)."""
+    """The environment that logs `sdp generate` and `sdp replay` in (SCRAM-SHA-512, TLS)."""
     client = kafka_client(inv, login)
-    if "sasl.username" not in client:
-        return {}
-    return {
-        "SDP_KAFKA_USER": client["sasl.username"],
-        "SDP_KAFKA_PASSWORD": client["sasl.password"],
-    }
+    names = {"sasl.username": "SDP_KAFKA_USER", "sasl.password": "SDP_KAFKA_PASSWORD",
+             "ssl.ca.location": "SDP_KAFKA_CA"}  # fmt: skip
+    return {env: client[key] for key, env in names.items() if key in client}
 
 
 def s3_endpoint(inv: Inventory, address: str | None = None) -> str:

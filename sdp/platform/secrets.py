@@ -45,6 +45,12 @@ def secrets_dir(cluster: str) -> Path:
     return Path.home() / ".config" / "sdp" / "secrets" / cluster
 
 
+def tls_dir(cluster: str) -> Path:
+    """The cluster's CA and the hosts' certificates (roles/tls): ca.crt, HOST.crt, HOST.key and,
+    when the tls role made the CA, ca.key."""
+    return secrets_dir(cluster) / "tls"
+
+
 def _path(cluster: str, name: str) -> Path:
     if name not in SECRETS:
         raise KeyError(f"{name!r} is not in SECRETS (sdp/platform/secrets.py): {sorted(SECRETS)}")

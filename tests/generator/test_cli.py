@@ -1,6 +1,7 @@
 from collections import Counter
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from generator.kafka_login import from_env
@@ -85,7 +86,13 @@ def test_a_kafka_login_takes_its_password_from_the_environment_only(monkeypatch)
         "bootstrap.servers": "b:9092", "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "generator", "sasl.password": "secret",
     }  # fmt: skip
-    assert from_env("b:9092", None) == {"bootstrap.servers": "b:9092"}  # kafka_auth false
+    assert from_env("b:9092", None) == {
+        "bootstrap.servers": "b:9092",
+        "security.protocol": "PLAINTEXT",
+    }
+    monkeypatch.setenv("SDP_KAFKA_CA", "/nowhere/ca.crt")
+    with pytest.raises(ValueError, match=r"SDP_KAFKA_CA: /nowhere/ca\.crt is not a file"):
+        from_env("b:9092", "generator")
 
 
 def test_bad_arguments_are_named(tmp_path):

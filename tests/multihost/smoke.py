@@ -296,11 +296,11 @@ CONFIG_DIRS = "/etc/sdp /etc/systemd/system /etc/default"
 def credential_findings(inv: Inventory) -> list[str]:
     """What a credential scan of every host finds, as `host: what`: password logins in sshd's
     effective settings, accounts with an empty password, known default credentials in the
-    platform's configuration, and any of the control node's secrets in a file every user of the
-    host may read."""
+    platform's configuration, and any of the control node's secrets or a private key in a file
+    every user of the host may read."""
     kept = {p.name for p in secrets_dir(inv.cluster_name).iterdir()}  # Grafana's only with it
     values = [read_secret(inv.cluster_name, name) for name in SECRETS if name in kept]
-    patterns = "\n".join(KNOWN_DEFAULTS + values) + "\n"
+    patterns = "\n".join([*KNOWN_DEFAULTS, *values, "PRIVATE KEY-----"]) + "\n"  # TLS keys too
     scan = (  # the patterns come on stdin; grep under xargs would read find's names there
         "p=$(mktemp) && cat > $p && /usr/sbin/sshd -T | grep -xE 'passwordauthentication yes|"
         "kbdinteractiveauthentication yes|permitemptypasswords yes|permitrootlogin yes' "

@@ -1,6 +1,7 @@
 """The inventory is the one topology source: groups, addresses, container-host specs."""
 
 import os
+import shutil
 
 import pytest
 
@@ -14,6 +15,7 @@ from sdp.platform.inventory import (
 )
 from sdp.processes import ServiceError
 from tests.conftest import sdp
+from tests.generator.conftest import FIXTURES
 
 LISTING = {
     "_meta": {
@@ -119,6 +121,7 @@ def test_a_service_that_does_not_answer_is_one_line_naming_it(tmp_path, groups, 
     )
     for secret in ("postgres-iceberg", "minio-spark-secret-key", "kafka-admin-password"):
         (tmp_path / secret).write_text("not-the-real-one\n")
+    shutil.copytree(FIXTURES / "tls", tmp_path / "tls")  # a CA certificate, for Kafka's TLS
     result = sdp(
         *command, "-i", str(inventory), env={**os.environ, "SDP_SECRETS_DIR": str(tmp_path)}
     )

@@ -137,9 +137,13 @@ def test_kafka_takes_a_login_and_each_application_does_only_what_its_acls_allow(
     assert settings.platform("kafka_auth"), "the platform turns Kafka's logins on by default"
     generator = checks.kafka_client(platform, "generator")
     stream = checks.kafka_client(platform, "stream")
+    assert generator["security.protocol"] == "SASL_SSL"
     wrong = {**generator, "sasl.password": "not-the-password"}
-    for client in ({"bootstrap.servers": checks.kafka_bootstrap(platform)}, wrong):
-        with pytest.raises(KafkaException):  # a stock client with no login, a wrong password
+    untrusting = {k: v for k, v in generator.items() if k != "ssl.ca.location"}  # system CAs
+    plain = {**generator, "security.protocol": "SASL_PLAINTEXT"}
+    anonymous = {"bootstrap.servers": checks.kafka_bootstrap(platform)}  # a stock client, kcat's
+    for client in (anonymous, plain, wrong, untrusting):
+        with pytest.raises(KafkaException):
             AdminClient(client).list_topics(timeout=10)
     refused = KafkaError.TOPIC_AUTHORIZATION_FAILED
     # The generator writes its topics (every test that generates shows it) and nothing else.
@@ -156,15 +160,17 @@ def test_kafka_takes_a_login_and_each_application_does_only_what_its_acls_allow(
         "SDP_KAFKA_BOOTSTRAP": generator["bootstrap.servers"],
         "SDP_KAFKA_USER": generator["sasl.username"],
         "SDP_KAFKA_PASSWORD": generator["sasl.password"],
+        "SDP_KAFKA_CA": generator["ssl.ca.location"],
     }
 
 
 def test_the_control_nodes_secrets_are_private_and_outside_the_clone(platform):
     kept = secrets_dir(platform.cluster_name)
     assert not kept.resolve().is_relative_to(REPO_ROOT)
-    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in [kept, *kept.iterdir()]}
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in [kept, *kept.rglob("*")]}
     assert set(modes.values()) <= {"0o700", "0o600"}, modes
     assert modes[kept.name] == "0o700"
+    assert {"ca.key", "ca.crt", "sdp-local.key", "sdp-local.crt"} <= set(modes)  # roles/tls
 
 
 def test_services_listen_only_on_the_cluster_address_and_loopback(platform):

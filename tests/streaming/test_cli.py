@@ -45,3 +45,8 @@ def test_the_stream_takes_its_kafka_password_from_the_environment_only(monkeypat
         "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
         'username="st" password="pw";',
     }
+    _, settings = parse_args([*args, "--kafka-truststore", "/etc/sdp/tls/ca.crt"])
+    tls = kafka_properties(settings.bootstrap, truststore=settings.kafka_truststore)
+    assert tls == {"bootstrap.servers": "b:9092", "security.protocol": "SSL",
+                   "ssl.truststore.type": "PEM",
+                   "ssl.truststore.location": "/etc/sdp/tls/ca.crt"}  # fmt: skip

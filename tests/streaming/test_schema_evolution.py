@@ -109,6 +109,7 @@ def land(inv, source: Path) -> None:
     login = kafka_client(inv, "stream").get("sasl.username", "")
     job = spark_submit("jobs/streaming/main.py", TOPIC, [
         "--spec", SPEC_ON_MASTER, "--bootstrap", kafka_bootstrap(inv), "--kafka-user", login,
+        "--kafka-truststore", settings.platform("sdp_ca_file") if inv.var("kafka_tls") else "",
         "--checkpoint", f"s3a://{prefix}{CHECKPOINT}", "--bucket-prefix", prefix,
         "--query-name", TOPIC, "--topics", TOPIC, "--available-now",
     ])  # fmt: skip

@@ -33,7 +33,7 @@ from sdp.bundle.lockfile import LockError
 from sdp.bundle.manifest import ManifestError
 from sdp.hosts.nspawn import ssh_key_path, state_dir
 from sdp.paths import REPO_ROOT
-from sdp.platform.secrets import ensure_secret, secrets_dir
+from sdp.platform.secrets import ensure_secret, secrets_dir, tls_dir
 
 
 def _stream_spec() -> list[dict]:
@@ -73,6 +73,7 @@ KINDS = {
     "wheels": served.wheels,
     "apt": served.apt_packages,
     "secrets_dir": lambda cluster: [str(secrets_dir(cluster))],
+    "tls_dir": lambda cluster: [str(tls_dir(cluster))],
     "stream_spec": _stream_spec,
     "stream_schema_changes": _stream_schema_changes,
     "job_sources": _job_sources,

@@ -20,6 +20,7 @@ options:
     description: a super user (SASL/PLAIN); empty - the listeners are PLAINTEXT
     type: str
     default: ""
+  ca_file: {description: CA certificate of the brokers' TLS (empty - none), type: str, default: ""}
   admin_password: {type: str, default: "", no_log: true}
   topics:
     description: name, partitions, replication_factor, config (dict)
@@ -37,6 +38,7 @@ def main() -> None:
         argument_spec={
             "bootstrap": {"type": "str", "required": True},
             "admin_user": {"type": "str", "default": ""},
+            "ca_file": {"type": "str", "default": ""},
             "admin_password": {"type": "str", "default": "", "no_log": True},
             "topics": {"type": "list", "elements": "dict", "required": True},
             "default_partitions": {"type": "int", "default": 3},
@@ -51,7 +53,9 @@ def main() -> None:
     except ImportError:
         module.fail_json(msg="confluent-kafka is missing: run Ansible from the project's .venv")
     p = module.params
-    admin = AdminClient(client_config(p["bootstrap"], p["admin_user"], p["admin_password"], PLAIN))
+    admin = AdminClient(
+        client_config(p["bootstrap"], p["admin_user"], p["admin_password"], PLAIN, p["ca_file"])
+    )
     try:
         existing = set(admin.list_topics(timeout=p["timeout"]).topics)
     except Exception as e:  # KafkaException: no broker answered in time

@@ -16,6 +16,7 @@ short_description: Kafka SCRAM users and their ACLs, exactly as listed
 options:
   bootstrap: {description: host:port list of the brokers, type: str, required: true}
   admin_user: {description: a super user (SASL/PLAIN), type: str, required: true}
+  ca_file: {description: CA certificate of the brokers' TLS (empty - none), type: str, default: ""}
   admin_password: {type: str, required: true, no_log: true}
   users:
     description: >-
@@ -30,13 +31,13 @@ options:
 ITERATIONS = 8192
 
 
-def logs_in(bootstrap: str, user: str, password: str) -> bool:
+def logs_in(bootstrap: str, user: str, password: str, ca: str) -> bool:
     """True when the brokers take this SCRAM login (a failed one ends the request at once)."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
     try:
-        AdminClient(client_config(bootstrap, user, password)).list_topics(timeout=15)
+        AdminClient(client_config(bootstrap, user, password, ca=ca)).list_topics(timeout=15)
     except KafkaException:
         return False
     return True
@@ -74,6 +75,7 @@ def main() -> None:
         argument_spec={
             "bootstrap": {"type": "str", "required": True},
             "admin_user": {"type": "str", "required": True},
+            "ca_file": {"type": "str", "default": ""},
             "admin_password": {"type": "str", "required": True, "no_log": True},
             "users": {"type": "list", "elements": "dict", "required": True, "no_log": False},
             "timeout": {"type": "int", "default": 120},
@@ -97,13 +99,17 @@ def main() -> None:
     p = module.params
     for user in p["users"]:
         module.no_log_values.add(user["password"])
-    admin = AdminClient(client_config(p["bootstrap"], p["admin_user"], p["admin_password"], PLAIN))
+    admin = AdminClient(
+        client_config(p["bootstrap"], p["admin_user"], p["admin_password"], PLAIN, p["ca_file"])
+    )
     try:
         admin.list_topics(timeout=p["timeout"])
     except Exception as e:  # KafkaException: no broker answered, or the login was refused
         module.fail_json(msg=f"{p['admin_user']} cannot log in to {p['bootstrap']}: {e}")
 
-    stale = [u for u in p["users"] if not logs_in(p["bootstrap"], u["name"], u["password"])]
+    stale = [
+        u for u in p["users"] if not logs_in(p["bootstrap"], u["name"], u["password"], p["ca_file"])
+    ]
     if stale and not module.check_mode:
         info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, ITERATIONS)
         futures = admin.alter_user_scram_credentials(
