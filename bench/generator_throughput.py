@@ -23,7 +23,7 @@ import confluent_kafka
 
 from generator.catalog import load_catalog
 from generator.generate import Limits, run_generate
-from generator.kafka_login import from_env
+from generator.kafka_login import USER, from_env
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
 
@@ -68,7 +68,7 @@ def main() -> None:
 
     os.sched_setaffinity(0, {0})  # before the producer starts its threads: they inherit it
     if args.bootstrap:
-        sink = KafkaSink(from_env(args.bootstrap, os.environ.get("SDP_KAFKA_USER")))
+        sink = KafkaSink(from_env(args.bootstrap, os.environ.get(USER)))
     else:
         sink = CountingSink()
     sim = Simulator(load_catalog(), seed=args.seed, start=START, rate=10_000, speed=60)

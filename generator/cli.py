@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from generator import kafka_login
 from generator.catalog import load_catalog
 from generator.csv_input import InputFileError
 from generator.generate import Limits, SchemaViolation, StopFlag, run_generate
@@ -30,7 +31,7 @@ Bootstrap = Annotated[
 KafkaUser = Annotated[
     str | None,
     typer.Option(
-        envvar="SDP_KAFKA_USER",
+        envvar=kafka_login.USER,
         help="Log in to Kafka as this user (SCRAM-SHA-512), its password in SDP_KAFKA_PASSWORD.",
     ),
 ]

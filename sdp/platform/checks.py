@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.kafka_login import PLAIN, SCRAM, client_config
+from generator.kafka_login import PLAIN, SCRAM, client_config, to_env
 from sdp.platform import settings
 from sdp.platform.inventory import Inventory
 from sdp.platform.secrets import SecretMissing, read_secret, tls_dir
@@ -94,10 +94,7 @@ def kafka_java_client(
 
 def kafka_login_env(inv: Inventory, login: str = "generator") -> dict[str, str]:
     """The environment that logs `sdp generate` and `sdp replay` in (SCRAM-SHA-512, TLS)."""
-    client = kafka_client(inv, login)
-    names = {"sasl.username": "SDP_KAFKA_USER", "sasl.password": "SDP_KAFKA_PASSWORD",
-             "ssl.ca.location": "SDP_KAFKA_CA"}  # fmt: skip
-    return {env: client[key] for key, env in names.items() if key in client}
+    return to_env(kafka_client(inv, login))
 
 
 def s3_endpoint(inv: Inventory, address: str | None = None) -> str:
