@@ -21,79 +21,26 @@ afterwards, unless `--keep-stream`.
 """
 
 import argparse
-import gzip
 import json
-import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
-import orjson
-
+from bench.experiment import ensure_input, run_job, succeeds_on
 from bench.stream_pipeline import hardware, sdp
-from generator.catalog import load_catalog
-from generator.simulator import SHOPPING, Simulator
 from jobs.experiments.sorted_storage import LAYOUTS, QUERIES
 from sdp.bundle import served
 from sdp.hosts.nspawn import host_dir, state_dir
 from sdp.paths import REPO_ROOT
 from sdp.platform import settings
-from sdp.platform.checks import s3_client, s3_endpoint, stream_application
+from sdp.platform.checks import stream_application
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
-from sdp.platform.jobs import job_error, spark_submit
 
-START = 1_714_532_400  # 2024-05-01 03:00 UTC: fixed, so a seed always gives the same events
-PART_ROWS = 1_000_000  # rows per gzipped part: Spark reads the parts in parallel
-MANIFEST = "_manifest.json"
 JOB = "jobs/experiments/sorted_storage.py"
 BARRIERS = "/tmp"  # on the master: where the job waits for the files that start its cold runs
-
-
-def warehouse(inv: Inventory) -> tuple[str, str]:
-    bucket, _, prefix = inv.var("sdp_warehouse").removeprefix("s3://").partition("/")
-    return bucket, prefix
-
-
-def ensure_input(inv: Inventory, seed: int, days: float, rows: int) -> str:
-    """The s3a:// prefix of the events' parts, generated and uploaded unless already there."""
-    bucket, prefix = warehouse(inv)
-    key = f"{prefix}experiments/sorted-storage/input/seed{seed}-days{days:g}-rows{rows}/"
-    s3 = s3_client(inv, s3_endpoint(inv))
-    url = f"s3a://{bucket}/{key}"
-    if s3.list_objects_v2(Bucket=bucket, Prefix=key + MANIFEST)["KeyCount"]:
-        print(f"input {url}: already there", file=sys.stderr)
-        return url
-    sim = Simulator(load_catalog(), seed=seed, start=START, rate=rows / (days * 86400))
-    produced, started = 0, time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        for part in range(0, rows, PART_ROWS):
-            n, path = min(PART_ROWS, rows - part), Path(tmp) / "part.json.gz"
-            with gzip.open(path, "wb", compresslevel=1) as out:
-                written = 0
-                while written < n:
-                    for topic, _, record in sim.step():
-                        if topic == SHOPPING and written < n:
-                            out.write(orjson.dumps(record) + b"\n")
-                            written += 1
-            s3.upload_file(str(path), bucket, f"{key}part-{part // PART_ROWS:05d}.json.gz")
-            produced += n
-            rate = produced / (time.monotonic() - started)
-            print(f"  generated and uploaded {produced:,}/{rows:,} events ({rate:,.0f}/s)",
-                  file=sys.stderr)  # fmt: skip
-    manifest = {"rows": rows, "seed": seed, "days": days, "start": START}
-    s3.put_object(Bucket=bucket, Key=key + MANIFEST, Body=json.dumps(manifest).encode())
-    return url
-
-
-def _on_host(inv: Inventory, host: str, command: str) -> bool:
-    result = subprocess.run(inv.ssh(host, command), capture_output=True, timeout=120)
-    return result.returncode == 0
 
 
 def drop_page_caches(inv: Inventory) -> None:
@@ -101,7 +48,7 @@ def drop_page_caches(inv: Inventory) -> None:
     hosts cannot (/proc/sys is read-only there) but share this machine's kernel: drop it here."""
     local = False
     for host in inv.hosts("minio"):
-        if _on_host(inv, host, "sync && echo 3 > /proc/sys/vm/drop_caches"):
+        if succeeds_on(inv, host, "sync && echo 3 > /proc/sys/vm/drop_caches"):
             continue
         if not host_dir(state_dir(), host).is_dir():
             sys.exit(f"cannot drop the page cache of {host}: a cold run would not be cold")
@@ -109,49 +56,6 @@ def drop_page_caches(inv: Inventory) -> None:
     if local:
         subprocess.run(["sync"], check=True)
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
-
-
-def run_job(
-    inv: Inventory, name: str, args: list[str], on_barrier: Callable[[], None] = lambda: None
-) -> list[tuple]:
-    """The job on the master as the spark user; its (KIND, document) lines. A BARRIER line
-    calls `on_barrier`, then creates the file the job waits for. If this process fails or is
-    interrupted, the job on the master is killed too (ssh without a terminal would leave it)."""
-    master, user = inv.first("spark_master"), settings.role("spark", "spark_user")
-    command = f"cd /tmp && runuser -u {user} -- {spark_submit(JOB, name, args)}"
-    out: list[tuple] = []
-    other: list[str] = []  # the driver's own output: spark-submit merges its stderr there
-    with subprocess.Popen(inv.ssh(master, command), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as job:  # fmt: skip
-        log: list[str] = []  # Spark's log, kept without blocking the job
-        stderr = threading.Thread(
-            target=lambda: log.extend(ln.rstrip("\n") for ln in job.stderr), daemon=True
-        )
-        stderr.start()
-        try:
-            for line in job.stdout:
-                kind, _, rest = line.rstrip("\n").partition(" ")
-                if kind == "BARRIER":
-                    on_barrier()
-                    if not _on_host(inv, master, f"runuser -u {user} -- touch {shlex.quote(rest)}"):
-                        sys.exit(f"could not create {rest} on {master}: the cold run cannot start")
-                elif kind == "PROGRESS":
-                    print(f"  {rest}", file=sys.stderr)
-                elif kind in ("LAYOUT", "RESULT"):
-                    document = json.loads(rest)
-                    out.append((kind, document))
-                    print(f"  {kind.lower()}: {_brief(document)}", file=sys.stderr)
-                else:
-                    other.append(line.rstrip("\n"))
-        except BaseException:
-            job.kill()
-            _on_host(inv, master, f"pkill -u {user} -f {shlex.quote(JOB)}")
-            raise
-        job.wait()
-        stderr.join()
-    if job.returncode != 0:
-        sys.exit(f"{JOB} {args[0]} failed ({job.returncode}): {job_error(other or log)}")
-    return out
 
 
 def _brief(d: dict) -> str:
@@ -304,14 +208,14 @@ def main() -> None:
     try:
         print("prepare: the four layouts", file=sys.stderr)
         spec = settings.platform("sdp_stream_spec")
-        layouts = [d for _, d in run_job(inv, "sdp-e1-prepare", [
+        layouts = [d for _, d in run_job(inv, JOB, "sdp-e1-prepare", [
             "prepare", "--spec", spec, "--input", url, "--rows", str(args.rows),
             "--name", name, "--files", str(args.files),
             *(["--rebuild"] if args.rebuild else [])])]  # fmt: skip
         print("query: cold and warm runs", file=sys.stderr)
-        runs = [d for _, d in run_job(inv, "sdp-e1-query", [
+        runs = [d for _, d in run_job(inv, JOB, "sdp-e1-query", [
             "query", "--name", name, "--cold", str(args.cold), "--warm", str(args.warm),
-            "--barrier", BARRIERS], on_barrier=lambda: drop_page_caches(inv))]  # fmt: skip
+            "--barrier", BARRIERS], _brief, lambda: drop_page_caches(inv))]  # fmt: skip
     finally:
         if stop_stream:
             sdp("stream", "start", "-i", str(args.inventory))

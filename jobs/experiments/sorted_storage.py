@@ -22,16 +22,23 @@ planned and skipped, bytes planned) and the bytes Spark's tasks read.
 """
 
 import argparse
-import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.batch.session import job_session
+from jobs.experiments.driver import (
+    emit,
+    literal,
+    progress,
+    properties,
+    ui_json,
+    wait_for_caller,
+    wait_for_executors,
+)
 from jobs.lake import CATALOG
 from jobs.streaming.config import load_spec
 from jobs.streaming.tables import table_names
@@ -65,27 +72,9 @@ def table(name: str, layout: str) -> str:
     return f"{NAMESPACE}.sorted_storage_{name}_{layout}"
 
 
-def literal(text: str) -> str:
-    """A Spark SQL string literal: backslash escapes (Spark reads 'a''b' as 'a' 'b', i.e. ab)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def query_sql(query: str, tbl: str, hour: str, product: str) -> str:
     where = QUERIES[query].format(hour=hour, product=literal(product))
     return f"{SELECT.format(t=tbl)} WHERE {where}"
-
-
-def emit(kind: str, document: dict) -> None:
-    print(f"{kind} {json.dumps(document, default=str)}", flush=True)
-
-
-def progress(message: str) -> None:
-    # stdout: spark-submit merges a Python driver's stderr into its own log
-    print(f"PROGRESS {message}", flush=True)
-
-
-def properties(spark: SparkSession, tbl: str) -> dict[str, str]:
-    return {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {tbl}").collect()}
 
 
 def layout_files(spark: SparkSession, tbl: str) -> dict:
@@ -184,22 +173,15 @@ def _pick_parameters(spark: SparkSession, tbl: str, target: int) -> None:
     )
 
 
-def _ui_json(spark: SparkSession, path: str):
-    app = spark.sparkContext.applicationId
-    url = f"{spark.sparkContext.uiWebUrl}/api/v1/applications/{app}/{path}"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.load(response)
-
-
 def scan_metrics(spark: SparkSession, job_group: str) -> dict:
     """Iceberg's scan metrics (the BatchScan node's SQL metrics) and the input bytes of the
     tasks of the SQL execution that ran `job_group`'s jobs."""
     deadline = time.monotonic() + 30
     while True:  # the UI's store lags the listener bus a little; it pages by 20 unless asked
-        jobs = [j for j in _ui_json(spark, "jobs") if j.get("jobGroup") == job_group]
+        jobs = [j for j in ui_json(spark, "jobs") if j.get("jobGroup") == job_group]
         job_ids = {j["jobId"] for j in jobs}
         executions = [
-            e for e in _ui_json(spark, f"sql?details=true&planDescription=false&length={2**31 - 1}")
+            e for e in ui_json(spark, f"sql?details=true&planDescription=false&length={2**31 - 1}")
             if job_ids & set(e.get("successJobIds", []))
         ]  # fmt: skip
         if executions and executions[-1]["status"] == "COMPLETED":
@@ -212,7 +194,7 @@ def scan_metrics(spark: SparkSession, job_group: str) -> dict:
         raise RuntimeError(f"expected one Iceberg scan, the plan has {len(scans)}")
     metrics = {m["name"]: m["value"] for m in scans[0]["metrics"]}
     stage_ids = {s for j in jobs for s in j["stageIds"]}
-    stages = [s for s in _ui_json(spark, "stages") if s["stageId"] in stage_ids]
+    stages = [s for s in ui_json(spark, "stages") if s["stageId"] in stage_ids]
     return {
         "iceberg": metrics,
         "bytes_read": sum(s["inputBytes"] for s in stages if s["status"] == "COMPLETE"),
@@ -239,18 +221,6 @@ def run_query(spark: SparkSession, sql: str, layout: str, query: str, mode: str,
     }
 
 
-def wait_for_caller(go: Path, timeout_s: float = 600) -> None:
-    """Says BARRIER and waits until the caller creates `go`: spark-submit gives the Python
-    driver no stdin to read an answer from."""
-    print(f"BARRIER {go}", flush=True)
-    deadline = time.monotonic() + timeout_s
-    while not go.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"no {go} within {timeout_s:.0f} s: the caller is gone")
-        time.sleep(0.1)
-    go.unlink()
-
-
 def query(args: argparse.Namespace) -> None:
     # The hour and product, read before any run: a cold run's clock then sees only its table.
     with job_session("sdp-e1-parameters") as spark:
@@ -267,7 +237,7 @@ def query(args: argparse.Namespace) -> None:
             if args.barrier:
                 wait_for_caller(Path(args.barrier) / f"sdp-e1-{os.getpid()}-{rep}-{layout}-{q[:2]}")
             with job_session(f"sdp-e1-cold-{rep}") as spark:
-                wait_for_executor(spark)
+                wait_for_executors(spark, 1)
                 emit("RESULT", run_query(spark, sql[layout, q], layout, q, "cold", rep))
     if args.warm:
         with job_session("sdp-e1-warm") as spark:
@@ -275,16 +245,6 @@ def query(args: argparse.Namespace) -> None:
                 run_query(spark, sql[layout, q], layout, q, "warm", -1)  # warm-up, not reported
                 for rep in range(args.warm):
                     emit("RESULT", run_query(spark, sql[layout, q], layout, q, "warm", rep))
-
-
-def wait_for_executor(spark: SparkSession, timeout_s: float = 120) -> None:
-    """Returns once the application's first executor has registered (on one worker: all of
-    them): a cold run measures cold caches, not executors starting."""
-    deadline = time.monotonic() + timeout_s
-    while spark.sparkContext._jsc.sc().getExecutorIds().isEmpty():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"no executor registered within {timeout_s:.0f} s")
-        time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,7 @@
 services. Shared by the container-host cluster (tests/multihost) and the VMs (tests/vm)."""
 
 import json
+import re
 import shlex
 import subprocess
 import time
@@ -354,3 +355,8 @@ def pg_hba_findings(inv: Inventory) -> list[str]:
             if error or method != "scram-sha-256" or address not in allowed or not single:
                 found.append(f"{host}: pg_hba.conf line {number}: {line}")
     return found
+
+
+def recap_hosts(output: str) -> set[str]:
+    """The hosts a playbook run touched, from its PLAY RECAP lines."""
+    return set(re.findall(r"^(\S+)\s+: ok=", output, re.MULTILINE))

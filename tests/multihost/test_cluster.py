@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from sdp.cluster.spec_copy import SpecCopy
 from sdp.platform.inventory import load_inventory
 from tests.conftest import needs_container_hosts, sdp
 from tests.multihost import smoke
-from tests.multihost.spec_copy import SpecCopy, recap_hosts
 
 pytestmark = [pytest.mark.integration, needs_container_hosts, pytest.mark.timeout(2400)]
 
@@ -26,12 +26,20 @@ PROFILE = "ci"
 WORKER_POOL = "ct-worker"
 
 
+class Cluster(SpecCopy):
+    def sdp(self, *args: str):
+        """`sdp GROUP COMMAND -i <the inventory> ARGS...`, which must exit 0."""
+        result = sdp(*args[:2], "-i", str(self.inventory_dir), *args[2:])
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+        return result
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, stopwatch):
     work = tmp_path_factory.mktemp("multihost")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SDP_SECRETS_DIR", str(work / "secrets"))  # a fresh cluster, fresh secrets
-        c = SpecCopy(SPEC, PROFILE, WORKER_POOL, work)
+        c = Cluster(SPEC, PROFILE, WORKER_POOL, work)
         c.workers(3)
         sdp("hosts", "destroy", str(c.inventory_dir))  # leftovers of an interrupted run
         c.workers(2)
@@ -94,7 +102,7 @@ def test_scale_out_configures_only_the_new_worker(cluster, stopwatch):
     with stopwatch("scale-out: sdp platform scale-out ct-worker3"):
         out = cluster.sdp("platform", "scale-out", new).stdout
     # Only the new host and the two that must learn it (pg_hba.conf, Prometheus' targets).
-    assert recap_hosts(out) == {new, *inv.hosts("postgres"), *inv.hosts("monitoring")}
+    assert smoke.recap_hosts(out) == {new, *inv.hosts("postgres"), *inv.hosts("monitoring")}
 
     alive = [a for a, state in smoke.spark_workers(inv).items() if state == "ALIVE"]
     assert sorted(alive) == sorted(inv.addresses("spark_worker"))  # 3 ALIVE

@@ -21,13 +21,13 @@ import pytest
 
 from sdp.cluster.cli import terraform_vars
 from sdp.cluster.spec import load_cluster
+from sdp.cluster.spec_copy import SpecCopy
 from sdp.hosts.nspawn import ssh_command, ssh_key_path, state_dir
 from sdp.paths import REPO_ROOT, work_dir
 from sdp.platform.inventory import load_inventory
 from tests import terraform
 from tests.conftest import SDP, sdp
 from tests.multihost import smoke
-from tests.multihost.spec_copy import SpecCopy, recap_hosts
 
 SPEC = Path(__file__).with_name("cluster.yml")
 PROFILE = "vm"
@@ -198,7 +198,7 @@ def test_scale_out_and_in_a_worker_vm(vms, stopwatch):
         inv = machines.workers(1)
     with stopwatch(f"vm scale-out: sdp platform scale-out {NEW_WORKER}"):
         out = platform(spec, "scale-out", NEW_WORKER)
-    assert recap_hosts(out) == {NEW_WORKER, *inv.hosts("postgres"), *inv.hosts("monitoring")}
+    assert smoke.recap_hosts(out) == {NEW_WORKER, *inv.hosts("postgres"), *inv.hosts("monitoring")}
     states = smoke.spark_workers(inv)
     assert sorted(a for a, s in states.items() if s == "ALIVE") == sorted(
         inv.addresses("spark_worker")
