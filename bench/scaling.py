@@ -236,7 +236,12 @@ def summarise(measured: list[dict], base: dict) -> dict:
     return summary
 
 
-def markdown(summary: dict, measured: list[dict], meta: dict) -> str:
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f}" if seconds >= 1 else f"{seconds:.3f}"
+
+
+def markdown(summary: dict, measured: list[dict], base: dict, meta: dict) -> str:
+    base_spread = {j: (min(b["seconds"]), max(b["seconds"])) for j, b in base["jobs"].items()}
     counts_ = [m["workers"] for m in measured]
     first = counts_[0]
     lines = [
@@ -249,17 +254,19 @@ def markdown(summary: dict, measured: list[dict], meta: dict) -> str:
         f"Settings, fixed on every count: {', '.join(f'{k}={v}' for k, v in SETTINGS.items())}; "
         f"{meta['reps']} timed runs after one untimed, per job and count.",
         "",
-        f"| job | workers (Spark cores) | median s (min–max) | records/s | speed-up vs {first} "
-        f"| efficiency {first}·T{first}/(n·Tn) | one process, one core |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| job | where (Spark cores) | median s (min–max) | records/s | speed-up vs {first} "
+        f"| efficiency {first}·T{first}/(n·Tn) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]  # fmt: skip
     for job, s in summary.items():
+        spread = base_spread[job]
+        lines.append(f"| {job} | one process (1) | {_s(s['single_process_s'])} ({_s(spread[0])}–"
+                     f"{_s(spread[1])}) | {s['single_process_records_per_s']:,} | | |")  # fmt: skip
         for n, c in s["workers"].items():
-            single = f"{s['single_process_s']:.2f} s" if n == first else ""
             lines.append(
-                f"| {job} | {n} ({c['cores']}) | {c['median_s']:.2f} ({c['min_s']:.2f}–"
-                f"{c['max_s']:.2f}) | {c['records_per_s']:,} | ×{c['speedup']:.2f} | "
-                f"{c['efficiency']:.2f} | {single} |"
+                f"| {job} | {n} worker(s) ({c['cores']}) | {_s(c['median_s'])} ({_s(c['min_s'])}–"
+                f"{_s(c['max_s'])}) | {c['records_per_s']:,} | ×{c['speedup']:.2f} | "
+                f"{c['efficiency']:.2f} |"
             )
     lines += [
         "",
@@ -380,7 +387,7 @@ def main() -> None:
     document = {**meta, "summary": summary, "measured": measured, "baseline": base,
                 "scale_out_output": scale_outs}  # fmt: skip
     (args.out / "results.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
-    (args.out / "results.md").write_text(markdown(summary, measured, meta))
+    (args.out / "results.md").write_text(markdown(summary, measured, base, meta))
     plot(summary, args.out / "results.png", f"E2 distributed processing, {args.rows:,} events")
     print((args.out / "results.md").read_text())
     if args.destroy:

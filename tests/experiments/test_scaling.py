@@ -71,8 +71,9 @@ def test_summary_gives_speed_up_and_efficiency():
     meta = {"rows": 1000, "hardware": "h", "versions": {"spark": "4", "iceberg": "1"},
             "setup": "s", "command": "c", "bench_seconds": 1, "steps_text": "t", "reps": 1,
             "node_exporter_note": ""}  # fmt: skip
-    table = markdown(summary, runs, meta)
-    assert "| window | 4 (4) | 5.00 (5.00–5.00) | 200 | ×2.00 | 0.50 |  |" in table
+    table = markdown(summary, runs, BASE, meta)
+    assert "| window | 4 worker(s) (4) | 5.00 (5.00–5.00) | 200 | ×2.00 | 0.50 |" in table
+    assert "| join | one process (1) | 2.00 (2.00–2.00) | 500 | | |" in table
 
 
 def test_a_result_that_differs_from_the_single_process_is_refused():

@@ -2,19 +2,24 @@
 
 Container hosts (systemd, sshd, an address each) from an inventory that `sdp cluster inventory`
 generates from a test spec (cluster.yml here): site.yml on Kafka x3, MinIO x4, PostgreSQL, a
-Spark master and 2 workers, Prometheus; the smoke; then one more worker through the scale
-playbook (a raised count, `sdp platform scale-out` on the new host only) and back
-(`sdp platform scale-in`, a lowered count, Prometheus' targets again); last, a broker and a
-MinIO node stopped while data is written and read.
+Spark master and 2 workers, Prometheus; the smoke; then experiment E2 on small data, which adds
+one more worker through the scale playbook (a raised count, `sdp platform scale-out` on the new
+host only) between its runs on 2 and 3 workers; back (`sdp platform scale-in`, a lowered count,
+Prometheus' targets again); last, a broker and a MinIO node stopped while data is written and
+read.
 """
 
+import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from sdp.cluster.spec_copy import SpecCopy
+from sdp.paths import REPO_ROOT
 from sdp.platform.inventory import load_inventory
 from tests.conftest import needs_container_hosts, sdp
 from tests.multihost import smoke
@@ -91,28 +96,39 @@ def test_every_host_listens_only_on_its_cluster_address_and_takes_no_password(cl
     assert smoke.pg_hba_findings(inv) == []
 
 
-def test_scale_out_configures_only_the_new_worker(cluster, stopwatch):
+def test_scale_out_configures_only_the_new_worker_and_e2_measures_it(cluster, stopwatch, tmp_path):
+    """Experiment E2 on small data (bench/scaling.py) does the scale-out, as a user would: its
+    jobs on the 2 workers, a raised count, `sdp hosts up`, `sdp platform scale-out ct-worker3`,
+    the jobs again on 3, each run giving the one-process baseline's result."""
     before = cluster.workers(2)
     assert sorted(smoke.spark_workers(before).values()) == ["ALIVE", "ALIVE"]
-
-    inv = cluster.workers(3)
     new = "ct-worker3"
-    with stopwatch("scale-out: boot 1 container host"):
-        sdp("hosts", "up", str(cluster.inventory_dir))
-    with stopwatch("scale-out: sdp platform scale-out ct-worker3"):
-        out = cluster.sdp("platform", "scale-out", new).stdout
+    command = [sys.executable, "-m", "bench.scaling", "--rows", "20000", "--files", "4",
+               "--workers", "2,3", "--reps", "1", "--work", str(cluster.spec.parent),
+               "--profile", PROFILE, "--pool", WORKER_POOL, "--out", str(tmp_path)]  # fmt: skip
+    with stopwatch("E2 on 2 then 3 workers, 20,000 events (the scale-out included)"):
+        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=2000)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    inv = load_inventory(cluster.inventory_dir)
     # Only the new host and the two that must learn it (pg_hba.conf, Prometheus' targets).
-    assert smoke.recap_hosts(out) == {new, *inv.hosts("postgres"), *inv.hosts("monitoring")}
+    assert smoke.recap_hosts(done.stderr) == {new, *inv.hosts("postgres"), *inv.hosts("monitoring")}
 
     alive = [a for a, state in smoke.spark_workers(inv).items() if state == "ALIVE"]
     assert sorted(alive) == sorted(inv.addresses("spark_worker"))  # 3 ALIVE
     assert smoke.prometheus_targets(inv)[("node", new)] == "up"
-    # One Spark job, on the scaled-out cluster: every worker, the new one included, runs an
-    # executor that writes its rows to Iceberg (PostgreSQL catalog, MinIO) and reads them back.
-    with stopwatch("Spark smoke job, 3 workers"):
-        sums = smoke.spark_job(inv)
-    assert set(sums) == set(inv.hosts("spark_worker"))
-    assert sum(sums.values()) == sum(range(10000))
+    results = json.loads((tmp_path / "results.json").read_text())
+    # Every job ran tasks on every worker, the new one included, and read every event.
+    for m in results["measured"]:
+        workers = inv.hosts("spark_worker")[: m["workers"]]
+        assert {e["host"] for e in m["executors"]} == set(workers)
+        assert set(m["load"]) == set(workers)
+        for r in m["runs"]:
+            assert r["rows_in"] == 20000 and r["cores"] == m["workers"], r
+            assert {h for h, s in r["cpu_s"].items() if s > 0} == set(workers), r
+    assert [m["workers"] for m in results["measured"]] == [2, 3]
+    assert all(c["efficiency"] > 0 for s in results["summary"].values()
+               for c in s["workers"].values())  # fmt: skip
+    assert (tmp_path / "results.png").stat().st_size > 0
 
 
 def test_scale_in_decommissions_the_worker(cluster, stopwatch):
