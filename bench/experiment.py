@@ -1,6 +1,7 @@
 """What the experiments share on the control node: their input on the lake (the generator's
 shopping events, made once per seed, days and rows) and their Spark job on the master."""
 
+import argparse
 import gzip
 import json
 import shlex
@@ -24,6 +25,13 @@ from sdp.platform.jobs import job_error, spark_submit
 START = 1_714_532_400  # 2024-05-01 03:00 UTC: fixed, so a seed always gives the same events
 PART_ROWS = 1_000_000  # rows per gzipped part: Spark reads the parts in parallel
 MANIFEST = "_manifest.json"
+
+
+def input_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that name the input: the generator's events, made once per these three."""
+    p.add_argument("--rows", type=int, default=10_000_000, help="shopping events")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--days", type=float, default=7, help="simulated days the events span")
 
 
 def warehouse(inv: Inventory) -> tuple[str, str]:

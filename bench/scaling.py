@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.experiment import ensure_input, run_job, warehouse
+from bench.experiment import ensure_input, input_arguments, run_job, warehouse
 from bench.stream_pipeline import SDP, hardware, sdp
 from jobs.experiments.scaling import JOBS, SETTINGS, WINDOW_HOURS
 from sdp.bundle import served
@@ -252,7 +252,9 @@ def markdown(summary: dict, measured: list[dict], base: dict, meta: dict) -> str
         f"{meta['versions']['iceberg']}; {meta['setup']}.",
         f"Command: `{meta['command']}` ({meta['bench_seconds']} s; {meta['steps_text']}).",
         f"Settings, fixed on every count: {', '.join(f'{k}={v}' for k, v in SETTINGS.items())}; "
-        f"{meta['reps']} timed runs after one untimed, per job and count.",
+        f"{meta['reps']} timed runs after one untimed, per job and count. Spark's times include "
+        f"reading the tables from MinIO; the one process read them (pyiceberg) in "
+        f"{base['read_s']:.1f} s before its runs, not counted.",
         "",
         f"| job | where (Spark cores) | median s (min–max) | records/s | speed-up vs {first} "
         f"| efficiency {first}·T{first}/(n·Tn) |",
@@ -323,9 +325,7 @@ def plot(summary: dict, path: Path, title: str) -> None:
 def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
-    p.add_argument("--rows", type=int, default=10_000_000, help="shopping events")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--days", type=float, default=7, help="simulated days the events span")
+    input_arguments(p)
     p.add_argument("--files", type=int, default=32, help="data files of the events' table")
     p.add_argument("--workers", type=counts, default=[1, 2, 4], help="counts, increasing (1,2,4)")
     p.add_argument("--reps", type=int, default=3, help="timed runs of each job on each count")

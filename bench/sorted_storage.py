@@ -29,7 +29,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.experiment import ensure_input, run_job, succeeds_on
+from bench.experiment import ensure_input, input_arguments, run_job, succeeds_on
 from bench.stream_pipeline import hardware, sdp
 from jobs.experiments.sorted_storage import LAYOUTS, QUERIES
 from sdp.bundle import served
@@ -183,9 +183,7 @@ def _setup(inv: Inventory, path: Path, running: bool) -> str:
 def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
-    p.add_argument("--rows", type=int, default=10_000_000, help="shopping events")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--days", type=float, default=7, help="simulated days the events span")
+    input_arguments(p)
     p.add_argument("--files", type=int, default=32, help="target file size: the data's / this")
     p.add_argument("--rebuild", action="store_true", help="build the layouts even if built")
     p.add_argument("--cold", type=int, default=3, help="cold runs of each query on each layout")

@@ -58,7 +58,11 @@ def measured(seconds: dict[int, float], result=(("a", 1, 1.0),)) -> list[dict]:
     ]
 
 
-BASE = {"rows_in": 1000, "jobs": {j: {"seconds": [2.0], "result": [["a", 1, 1.0]]} for j in JOBS}}
+BASE = {
+    "rows_in": 1000,
+    "read_s": 0.5,
+    "jobs": {j: {"seconds": [2.0], "result": [["a", 1, 1.0]]} for j in JOBS},
+}
 
 
 def test_summary_gives_speed_up_and_efficiency():
