@@ -30,6 +30,8 @@ def job_error(output: list[str]) -> str:
     frames = [i for i, ln in enumerate(output) if ln.startswith('  File "')]
     if frames:
         after = [ln for ln in output[frames[-1] + 1 :] if ln and not ln[0].isspace()]
+        if after and after[0].startswith("py4j.protocol.Py4JJavaError") and len(after) > 1:
+            return f"{after[0]} {after[1].removeprefix(': ')}"  # the JVM's exception follows
         if after:
             return after[0]
     return usage[-1] if usage else "\n".join(output[-40:])

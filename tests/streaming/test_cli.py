@@ -21,6 +21,18 @@ def test_the_exception_a_traceback_ends_with_not_the_jvm_lines_around_it():
     assert job_error(output).startswith("pyspark.errors.exceptions.captured.IllegalArgument")
 
 
+def test_a_jvm_error_names_the_jvm_exception():
+    output = ["Traceback (most recent call last):", '  File "/opt/sdp/app/jobs/x.py", line 9, in f',
+              "py4j.protocol.Py4JJavaError: An error occurred while calling o77.create.",
+              ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 16 in "
+              "stage 0.0 failed 4 times: java.io.IOException: No space left on device",
+              "\tat org.apache.spark.scheduler.DAGScheduler.failJob"]  # fmt: skip
+    assert job_error(output).endswith("calling o77.create. org.apache.spark.SparkException: "
+                                      "Job aborted due to stage failure: Task 16 in stage 0.0 "
+                                      "failed 4 times: java.io.IOException: No space left on "
+                                      "device")  # fmt: skip
+
+
 def test_a_usage_error_is_named():
     output = ["usage: jobs.streaming.maintenance [-h]",
               "jobs.streaming.maintenance: error: --orphans-older-than-hours below 24"]  # fmt: skip
