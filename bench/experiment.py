@@ -75,6 +75,14 @@ def succeeds_on(inv: Inventory, host: str, command: str) -> bool:
     return result.returncode == 0
 
 
+def _document(text: str) -> dict | None:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
 def run_job(
     inv: Inventory,
     job: str,
@@ -108,9 +116,8 @@ def run_job(
                         sys.exit(f"could not create {rest} on {master}: the cold run cannot start")
                 elif kind == "PROGRESS":
                     print(f"  {rest}", file=sys.stderr)
-                elif kind.isupper() and rest.startswith("{"):  # RESULT, LAYOUT, ...: a document
-                    document = json.loads(rest)
-                    out.append((kind, document))
+                elif kind.isupper() and (document := _document(rest)) is not None:
+                    out.append((kind, document))  # RESULT, LAYOUT, ...
                     print(f"  {kind.lower()}: {brief(document)}", file=sys.stderr)
                 else:
                     other.append(line.rstrip("\n"))

@@ -14,7 +14,7 @@ cluster.yml is that cluster (`--profile` and `--pool` name its workers' pool).
    MinIO, and jobs/experiments/scaling.py `prepare`: them and the products into Iceberg.
 3. For each count: its `run` on the master, after the application has an executor on every
    worker; then the next count, as a user scales out: the pool's count raised, the inventory
-   regenerated, `sdp hosts up` (container hosts) and `sdp platform scale-out` the new workers.
+   regenerated, and `sdp platform scale-out` the new workers (it boots container hosts).
 4. The baseline: the same three computations with pyarrow and numpy in this process, on one
    core, over the same tables (read with pyiceberg first, not timed).
 
@@ -79,11 +79,11 @@ def platform_with(cluster: SpecCopy, workers: int) -> tuple[Inventory, float]:
     if current > workers:
         sys.exit(
             f"{cluster.spec}: pool {cluster.pool} has {current} workers, more than the first "
-            f"count of --workers ({workers}); scale in first (sdp platform scale-in) or use "
-            "another --work"
+            f"count of --workers ({workers}); remove that cluster (sdp hosts destroy "
+            f"{cluster.inventory_dir}, then its folder) or use another --work"
         )
+    ready = current == workers and (cluster.inventory_dir / "hosts.yml").exists()
     inv = cluster.workers(workers)
-    ready = current == workers and cluster.inventory_dir.is_dir()
     status = [SDP, "platform", "status", "-i", str(cluster.inventory_dir)]
     if not (ready and subprocess.run(status, capture_output=True).returncode == 0):
         print(f"platform up: {len(inv.hostvars)} hosts, {workers} worker(s)", file=sys.stderr)
@@ -91,16 +91,15 @@ def platform_with(cluster: SpecCopy, workers: int) -> tuple[Inventory, float]:
     return inv, time.monotonic() - started
 
 
-def scale_out(cluster: SpecCopy, workers: int) -> tuple[Inventory, float, str]:
-    """The pool raised to `workers` as a user does it: (inventory, seconds, scale-out's output)."""
+def scale_out(cluster: SpecCopy, workers: int) -> tuple[Inventory, float, list[str]]:
+    """The pool raised to `workers` as a user does it (`sdp platform scale-out` boots container
+    hosts): (inventory, seconds, the playbook's recap lines)."""
     started, before = time.monotonic(), set(cluster.workers(cluster.count()).hosts("spark_worker"))
     inv = cluster.workers(workers)
     new = [h for h in inv.hosts("spark_worker") if h not in before]
     print(f"scale-out: {', '.join(new)}", file=sys.stderr)
-    if inv.container_hosts:
-        _visible("hosts", "up", str(cluster.inventory_dir))
     out = _visible("platform", "scale-out", "-i", str(cluster.inventory_dir), *new)
-    return inv, time.monotonic() - started, out
+    return inv, time.monotonic() - started, [ln for ln in out.splitlines() if ": ok=" in ln]
 
 
 def products_input(inv: Inventory) -> str:
@@ -124,8 +123,8 @@ def worker_load(inv: Inventory, seconds: float) -> dict[str, dict]:
     interval = int(settings.role("prometheus", "prometheus_scrape_interval").rstrip("s"))
     window = f"{max(math.ceil(seconds), 2 * interval + 1)}s"
     workers = "|".join(inv.hosts("spark_worker"))
-    cpu = prometheus_query(inv, f'sum by (instance) (rate(node_cpu_seconds_total{{job="node",'
-                           f'instance=~"{workers}",mode!="idle"}}[{window}]))')  # fmt: skip
+    busy = f'node_cpu_seconds_total{{job="node",instance=~"{workers}",mode!~"idle|iowait|steal"}}'
+    cpu = prometheus_query(inv, f"sum by (instance) (rate({busy}[{window}]))")
     memory = prometheus_query(inv, f'max_over_time((node_memory_MemTotal_bytes{{job="node",'
                               f'instance=~"{workers}"}} - node_memory_MemAvailable_bytes)'
                               f"[{window}:{interval}s])")  # fmt: skip
@@ -179,7 +178,7 @@ def baseline(inv: Inventory, name: str, reps: int) -> dict:
             started = time.perf_counter()
             result = compute(events, products)
             seconds.append(time.perf_counter() - started)
-        out["jobs"][job] = {"seconds": [round(s, 3) for s in seconds], "result": result}
+        out["jobs"][job] = {"seconds": [round(s, 6) for s in seconds], "result": result}
         print(f"  baseline {job}: {statistics.median(seconds):.2f} s", file=sys.stderr)
     return out
 
@@ -385,7 +384,7 @@ def main() -> None:
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     document = {**meta, "summary": summary, "measured": measured, "baseline": base,
-                "scale_out_output": scale_outs}  # fmt: skip
+                "scale_out_recaps": scale_outs}  # fmt: skip
     (args.out / "results.json").write_text(json.dumps(document, indent=1, default=str) + "\n")
     (args.out / "results.md").write_text(markdown(summary, measured, base, meta))
     plot(summary, args.out / "results.png", f"E2 distributed processing, {args.rows:,} events")

@@ -31,6 +31,7 @@ from jobs.streaming.tables import table_names
 LAYER = "experiments"
 TOPIC = "shopping-events"
 INPUT_PROPERTY = "sdp.experiment.input"
+FILES_PROPERTY = "sdp.experiment.files"
 WINDOW_HOURS = 24
 # The same plan on every count of workers: partitions fixed, the join a shuffle join (the
 # products would otherwise be broadcast, and the join would not move the events at all).
@@ -95,7 +96,8 @@ def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
     }
     for what, (source, read) in sources.items():
         tbl = table(args.name, what)
-        if tbl in existing and properties(spark, tbl).get(INPUT_PROPERTY) == source:
+        made = {INPUT_PROPERTY: source, FILES_PROPERTY: str(args.files)}
+        if tbl in existing and {k: properties(spark, tbl).get(k) for k in made} == made:
             progress(f"{tbl}: kept")
             continue
         progress(f"{tbl}: writing")
@@ -103,7 +105,10 @@ def prepare(spark: SparkSession, args: argparse.Namespace) -> None:
         data = read()
         if what == "events":
             data = data.repartition(args.files)
-        data.writeTo(tbl).using("iceberg").tableProperty(INPUT_PROPERTY, source).create()
+        writer = data.writeTo(tbl).using("iceberg")
+        for key, value in made.items():
+            writer = writer.tableProperty(key, value)
+        writer.create()
     rows = spark.table(table(args.name, "events")).count()
     if rows != args.rows:
         raise SystemExit(f"{table(args.name, 'events')} holds {rows} rows, the input {args.rows}")
@@ -114,10 +119,19 @@ def executors(spark: SparkSession) -> list[dict]:
 
 
 def task_cpu_by_host(spark: SparkSession, job_group: str) -> dict[str, float]:
-    """The CPU seconds the tasks of `job_group`'s jobs used, per executor host."""
+    """The CPU seconds the tasks of `job_group`'s jobs used, per executor host. Read once the
+    UI's store, which lags the listener bus a little, has every one of those jobs finished (a
+    job ends after its tasks' events)."""
+    deadline = time.monotonic() + 30
+    while True:
+        jobs = [j for j in ui_json(spark, "jobs") if j.get("jobGroup") == job_group]
+        if jobs and all(j["status"] in ("SUCCEEDED", "FAILED") for j in jobs):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the jobs of {job_group} did not finish in Spark's UI")
+        time.sleep(0.2)
     hosts = {e["id"]: e["hostPort"].rsplit(":", 1)[0] for e in executors(spark)}
-    stage_ids = {s for j in ui_json(spark, "jobs") if j.get("jobGroup") == job_group
-                 for s in j["stageIds"]}  # fmt: skip
+    stage_ids = {s for j in jobs for s in j["stageIds"]}
     cpu: dict[str, float] = dict.fromkeys(sorted(set(hosts.values())), 0.0)
     for stage in stage_ids:
         for attempt in ui_json(spark, f"stages/{stage}?details=true&taskStatus=SUCCESS"):

@@ -98,7 +98,7 @@ def test_every_host_listens_only_on_its_cluster_address_and_takes_no_password(cl
 
 def test_scale_out_configures_only_the_new_worker_and_e2_measures_it(cluster, stopwatch, tmp_path):
     """Experiment E2 on small data (bench/scaling.py) does the scale-out, as a user would: its
-    jobs on the 2 workers, a raised count, `sdp hosts up`, `sdp platform scale-out ct-worker3`,
+    jobs on the 2 workers, a raised count, `sdp platform scale-out ct-worker3` (which boots it),
     the jobs again on 3, each run giving the one-process baseline's result."""
     before = cluster.workers(2)
     assert sorted(smoke.spark_workers(before).values()) == ["ALIVE", "ALIVE"]
