@@ -50,9 +50,9 @@ def suites() -> list[Suite]:
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         # 1122-1799 s measured (a young platform, one used all day), and since ~200 s of faults
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 2080,
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 2000,
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
-        Suite("cluster", "site.yml on 7 container hosts, smoke, faults, scale out/in", 670,
+        Suite("cluster", "site.yml on 7 container hosts, smoke, E2, faults, scale out/in", 750,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
         # Two scenarios at once on 2 cores: each spends much of its time waiting (services
         # starting, SSH round trips). kafka, postgres, minio, prometheus: 216 s one after
