@@ -83,12 +83,17 @@ def _document(text: str) -> dict | None:
     return document if isinstance(document, dict) else None
 
 
+def fields(d: dict) -> str:
+    """A document as a line of progress."""
+    return ", ".join(f"{k}={v}" for k, v in d.items())
+
+
 def run_job(
     inv: Inventory,
     job: str,
     name: str,
     args: list[str],
-    brief: Callable[[dict], str] = lambda d: ", ".join(f"{k}={v}" for k, v in d.items()),
+    brief: Callable[[dict], str] = fields,
     on_barrier: Callable[[], None] = lambda: None,
 ) -> list[tuple]:
     """`job` (a path under jobs/) on the master as the spark user; its (KIND, document) lines,

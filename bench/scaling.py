@@ -34,16 +34,16 @@ import sys
 import time
 from pathlib import Path
 
-from bench.experiment import ensure_input, input_arguments, run_job, warehouse
+from bench.experiment import ensure_input, fields, input_arguments, run_job, warehouse
 from bench.stream_pipeline import SDP, hardware, sdp
 from jobs.experiments.scaling import JOBS, SETTINGS, WINDOW_HOURS
 from sdp.bundle import served
 from sdp.cluster.spec import CLUSTER_FILE
-from sdp.cluster.spec_copy import SpecCopy
+from sdp.cluster.spec_copy import SPEC, SpecCopy
 from sdp.paths import REPO_ROOT, work_dir
 from sdp.platform import settings
 from sdp.platform.checks import prometheus_query, s3_client, s3_endpoint
-from sdp.platform.inventory import Inventory
+from sdp.platform.inventory import Inventory, load_inventory
 
 JOB = "jobs/experiments/scaling.py"
 PRODUCTS = REPO_ROOT / "generator" / "data" / "products.csv"
@@ -60,19 +60,6 @@ def counts(text: str) -> list[int]:
     return values
 
 
-def _visible(*args: str) -> str:
-    """`sdp ARGS`, its output shown as it runs and returned; exits, naming it, if it fails."""
-    with subprocess.Popen([SDP, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as proc:  # fmt: skip
-        lines = []
-        for line in proc.stdout:
-            print(line, end="", file=sys.stderr)
-            lines.append(line)
-    if proc.returncode != 0:
-        sys.exit(f"sdp {' '.join(args)} failed ({proc.returncode}): see its output above")
-    return "".join(lines)
-
-
 def platform_with(cluster: SpecCopy, workers: int) -> tuple[Inventory, float]:
     """The platform up with `workers` workers in the pool: (its inventory, seconds it took)."""
     started, current = time.monotonic(), cluster.count()
@@ -87,18 +74,19 @@ def platform_with(cluster: SpecCopy, workers: int) -> tuple[Inventory, float]:
     status = [SDP, "platform", "status", "-i", str(cluster.inventory_dir)]
     if not (ready and subprocess.run(status, capture_output=True).returncode == 0):
         print(f"platform up: {len(inv.hostvars)} hosts, {workers} worker(s)", file=sys.stderr)
-        _visible("platform", "up", "-i", str(cluster.inventory_dir))
+        sdp("platform", "up", "-i", str(cluster.inventory_dir), show=True)
     return inv, time.monotonic() - started
 
 
 def scale_out(cluster: SpecCopy, workers: int) -> tuple[Inventory, float, list[str]]:
     """The pool raised to `workers` as a user does it (`sdp platform scale-out` boots container
     hosts): (inventory, seconds, the playbook's recap lines)."""
-    started, before = time.monotonic(), set(cluster.workers(cluster.count()).hosts("spark_worker"))
+    started = time.monotonic()
+    before = set(load_inventory(cluster.inventory_dir).hosts("spark_worker"))
     inv = cluster.workers(workers)
     new = [h for h in inv.hosts("spark_worker") if h not in before]
     print(f"scale-out: {', '.join(new)}", file=sys.stderr)
-    out = _visible("platform", "scale-out", "-i", str(cluster.inventory_dir), *new)
+    out = sdp("platform", "scale-out", "-i", str(cluster.inventory_dir), *new, show=True)
     return inv, time.monotonic() - started, [ln for ln in out.splitlines() if ": ok=" in ln]
 
 
@@ -114,7 +102,7 @@ def products_input(inv: Inventory) -> str:
 def _brief(d: dict) -> str:
     if "job" in d:
         return f"{d['job']} on {d['executors']} worker(s): {d['seconds']} s"
-    return ", ".join(f"{k}={v}" for k, v in d.items())
+    return fields(d)
 
 
 def worker_load(inv: Inventory, seconds: float) -> dict[str, dict]:
@@ -338,7 +326,7 @@ def main() -> None:
     args = p.parse_args()
     if min(args.rows, args.files, args.reps) < 1 or args.seed < 0 or args.days <= 0:
         p.error("--rows, --files and --reps must be positive, --seed 0 or more, --days over 0")
-    spec = args.work / "cluster.yml"
+    spec = args.work / SPEC
     cluster = SpecCopy(spec if spec.exists() else args.spec, args.profile, args.pool, args.work)
     started, steps = time.monotonic(), {}
     inv, steps["platform up"] = platform_with(cluster, args.workers[0])

@@ -29,7 +29,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.experiment import ensure_input, input_arguments, run_job, succeeds_on
+from bench.experiment import ensure_input, fields, input_arguments, run_job, succeeds_on
 from bench.stream_pipeline import hardware, sdp
 from jobs.experiments.sorted_storage import LAYOUTS, QUERIES
 from sdp.bundle import served
@@ -61,7 +61,7 @@ def drop_page_caches(inv: Inventory) -> None:
 def _brief(d: dict) -> str:
     if "query" in d:
         return f"{d['mode']} {d['layout']} {d['query']}: {d['seconds']} s, {d['rows']} rows"
-    return ", ".join(f"{k}={v}" for k, v in d.items())
+    return fields(d)
 
 
 def summarise(runs: list[dict]) -> dict:

@@ -61,11 +61,23 @@ def hardware() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, {mem:.0f} GiB, {platform.platform()}"
 
 
-def sdp(*args: str) -> str:
-    result = subprocess.run([SDP, *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"sdp {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-2000:]}")
-    return result.stdout
+def sdp(*args: str, show: bool = False) -> str:
+    """`sdp ARGS`' standard output; exits naming the command if it fails. `show`: its output
+    (stderr merged) goes to this one's stderr as it runs, for long playbooks."""
+    if not show:
+        result = subprocess.run([SDP, *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"sdp {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-2000:]}")
+        return result.stdout
+    lines = []
+    with subprocess.Popen([SDP, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:  # fmt: skip
+        for line in proc.stdout:
+            print(line, end="", file=sys.stderr)
+            lines.append(line)
+    if proc.returncode != 0:
+        sys.exit(f"sdp {' '.join(args)} failed ({proc.returncode}): see its output above")
+    return "".join(lines)
 
 
 def batches_since(lake, since: datetime) -> list[dict]:
