@@ -52,7 +52,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.stream_pipeline import (
-    SDP,
     STREAM_UNIT,
     hardware,
     on_host,
@@ -69,6 +68,7 @@ from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
 from sdp.platform.checks import kafka_client
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
+from sdp.processes import SDP
 
 
 class IdSink:

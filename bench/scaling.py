@@ -35,15 +35,17 @@ import time
 from pathlib import Path
 
 from bench.experiment import ensure_input, fields, input_arguments, run_job, warehouse
-from bench.stream_pipeline import SDP, hardware, sdp
+from bench.stream_pipeline import hardware, sdp
 from jobs.experiments.scaling import JOBS, SETTINGS, WINDOW_HOURS
 from sdp.bundle import served
 from sdp.cluster.spec import CLUSTER_FILE
-from sdp.cluster.spec_copy import SPEC, SpecCopy
+from sdp.cluster.spec_copy import SpecCopy
 from sdp.paths import REPO_ROOT, work_dir
 from sdp.platform import settings
+from sdp.platform.autoscale import Pool
 from sdp.platform.checks import prometheus_query, s3_client, s3_endpoint
 from sdp.platform.inventory import Inventory, load_inventory
+from sdp.processes import SDP, ServiceError
 
 JOB = "jobs/experiments/scaling.py"
 PRODUCTS = REPO_ROOT / "generator" / "data" / "products.csv"
@@ -79,15 +81,15 @@ def platform_with(cluster: SpecCopy, workers: int) -> tuple[Inventory, float]:
 
 
 def scale_out(cluster: SpecCopy, workers: int) -> tuple[Inventory, float, list[str]]:
-    """The pool raised to `workers` as a user does it (`sdp platform scale-out` boots container
-    hosts): (inventory, seconds, the playbook's recap lines)."""
+    """The pool raised to `workers` as a user does it (sdp/platform/autoscale.py's Pool):
+    (inventory, seconds, the playbook's recap lines)."""
     started = time.monotonic()
-    before = set(load_inventory(cluster.inventory_dir).hosts("spark_worker"))
-    inv = cluster.workers(workers)
-    new = [h for h in inv.hosts("spark_worker") if h not in before]
-    print(f"scale-out: {', '.join(new)}", file=sys.stderr)
-    out = sdp("platform", "scale-out", "-i", str(cluster.inventory_dir), *new, show=True)
-    return inv, time.monotonic() - started, [ln for ln in out.splitlines() if ": ok=" in ln]
+    try:
+        new, recap = Pool(cluster).scale_out(workers)
+    except ServiceError as exc:
+        sys.exit(str(exc))
+    print(f"scaled out: {', '.join(new)}", file=sys.stderr)
+    return load_inventory(cluster.inventory_dir), time.monotonic() - started, recap
 
 
 def products_input(inv: Inventory) -> str:
@@ -326,8 +328,7 @@ def main() -> None:
     args = p.parse_args()
     if min(args.rows, args.files, args.reps) < 1 or args.seed < 0 or args.days <= 0:
         p.error("--rows, --files and --reps must be positive, --seed 0 or more, --days over 0")
-    spec = args.work / SPEC
-    cluster = SpecCopy(spec if spec.exists() else args.spec, args.profile, args.pool, args.work)
+    cluster = SpecCopy(args.spec, args.profile, args.pool, args.work)
     started, steps = time.monotonic(), {}
     inv, steps["platform up"] = platform_with(cluster, args.workers[0])
     name = f"s{args.seed}d{args.days:g}r{args.rows}".replace(".", "_")

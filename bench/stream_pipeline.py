@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 
@@ -51,8 +50,8 @@ from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
 from sdp.platform.checks import kafka_client, serving_connection
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
+from sdp.processes import ServiceError, sdp_cli
 
-SDP = str(Path(sys.executable).with_name("sdp"))
 STREAM_UNIT = settings.role("spark", "spark_stream_name")
 
 
@@ -62,22 +61,11 @@ def hardware() -> str:
 
 
 def sdp(*args: str, show: bool = False) -> str:
-    """`sdp ARGS`' standard output; exits naming the command if it fails. `show`: its output
-    (stderr merged) goes to this one's stderr as it runs, for long playbooks."""
-    if not show:
-        result = subprocess.run([SDP, *args], capture_output=True, text=True)
-        if result.returncode != 0:
-            sys.exit(f"sdp {' '.join(args)} failed:\n{(result.stdout + result.stderr)[-2000:]}")
-        return result.stdout
-    lines = []
-    with subprocess.Popen([SDP, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as proc:  # fmt: skip
-        for line in proc.stdout:
-            print(line, end="", file=sys.stderr)
-            lines.append(line)
-    if proc.returncode != 0:
-        sys.exit(f"sdp {' '.join(args)} failed ({proc.returncode}): see its output above")
-    return "".join(lines)
+    """sdp_cli for a benchmark: a failed command ends it, naming the command."""
+    try:
+        return sdp_cli(*args, show=show)
+    except ServiceError as exc:
+        sys.exit(str(exc))
 
 
 def batches_since(lake, since: datetime) -> list[dict]:

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -143,3 +144,27 @@ def tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
+
+
+SDP = str(Path(sys.executable).with_name("sdp"))
+
+
+def sdp_cli(*args: str, show: bool = False) -> str:
+    """`sdp ARGS`' standard output, run as its own process; ServiceError naming the command if it
+    fails. `show`: its output (stderr merged) goes to this one's stderr as it runs, for long
+    playbooks."""
+    if not show:
+        result = subprocess.run([SDP, *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr)[-2000:]
+            raise ServiceError(f"sdp {' '.join(args)} failed:\n{output}")
+        return result.stdout
+    lines = []
+    with subprocess.Popen([SDP, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:  # fmt: skip
+        for line in proc.stdout:
+            print(line, end="", file=sys.stderr)
+            lines.append(line)
+    if proc.returncode != 0:
+        raise ServiceError(f"sdp {' '.join(args)} failed ({proc.returncode}): see its output above")
+    return "".join(lines)

@@ -14,13 +14,14 @@ SPEC = "cluster.yml"
 
 
 class SpecCopy:
-    """`work`/cluster.yml, a copy of `spec` (or that file itself), and `work`/inventory/."""
+    """`work`/cluster.yml, a copy of `spec` made once (the counts set since stay), and
+    `work`/inventory/."""
 
     def __init__(self, spec: Path, profile: str, pool: str, work: Path):
         self.spec, self.profile, self.pool = work / SPEC, profile, pool
         self.inventory_dir = work / "inventory"
         work.mkdir(parents=True, exist_ok=True)
-        if spec.resolve() != self.spec.resolve():
+        if not self.spec.exists():
             shutil.copy(spec, self.spec)
 
     def _pool(self, raw: dict) -> dict:

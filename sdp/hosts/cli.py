@@ -49,10 +49,21 @@ def down(spec: SpecArg, state: StateOpt = None):
 
 
 @app.command()
-def destroy(spec: SpecArg, state: StateOpt = None):
+def destroy(
+    spec: SpecArg,
+    state: StateOpt = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(help="only this host (repeatable), e.g. a worker a scale-in removed"),
+    ] = None,
+):
     """Stop the hosts and delete everything they wrote (the base image is kept)."""
-    _hosts(spec, state).destroy()
-    console.print("destroyed")
+    try:
+        _hosts(spec, state).destroy(host)
+    except ServiceError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    console.print(f"destroyed {', '.join(host) if host else 'every host'}")
 
 
 @app.command()

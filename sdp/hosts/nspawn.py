@@ -478,10 +478,20 @@ class ContainerHosts:
             )
         return started
 
-    def down(self) -> list[str]:
+    def _named(self, only: list[str] | None) -> list[Host]:
+        """The spec's hosts, or those of them `only` names (ServiceError naming any other)."""
+        if only is None:
+            return self.spec.hosts
+        unknown = sorted(set(only) - {h.name for h in self.spec.hosts})
+        if unknown:
+            raise ServiceError(f"{', '.join(unknown)}: not hosts of this spec")
+        return [h for h in self.spec.hosts if h.name in only]
+
+    def down(self, only: list[str] | None = None) -> list[str]:
         stopped = []
+        hosts = self._named(only)
         with self._exclusive():
-            for host in self.spec.hosts:
+            for host in hosts:
                 if stop(self.pidfile(host), grace=30):
                     stopped.append(host.name)
                 self.pidfile(host).with_suffix(".gateway").unlink(missing_ok=True)
@@ -495,10 +505,11 @@ class ContainerHosts:
                     stop(self.service_pidfile(service))
         return stopped
 
-    def destroy(self) -> None:
-        """Stop the hosts and delete what they wrote; the base image is kept."""
-        self.down()
-        for host in self.spec.hosts:
+    def destroy(self, only: list[str] | None = None) -> None:
+        """Stop the hosts (or those `only` names) and delete what they wrote; the base image is
+        kept."""
+        self.down(only)
+        for host in self._named(only):
             shutil.rmtree(host_dir(self.dir, host.name), ignore_errors=True)
 
     def ssh_args(self, host: Host) -> list[str]:

@@ -17,7 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from sdp.bundle.served import serving
+from sdp.cluster.spec import CLUSTER_FILE
+from sdp.cluster.spec_copy import SpecCopy
 from sdp.hosts.nspawn import ARTIFACT_PORT, ContainerHosts, load_spec, state_dir
+from sdp.paths import work_dir
+from sdp.platform import autoscale as autoscaling
 from sdp.platform import checks, settings
 from sdp.platform.checks import run_checks
 from sdp.platform.inventory import (
@@ -198,6 +202,58 @@ def scale_in(hosts: HostsArg, inventory: InventoryOpt = LOCAL_INVENTORY):
         "count in cluster.yml, regenerate the inventory, remove the machine, and refresh "
         "Prometheus' targets (make monitoring-targets)"
     )
+
+
+POLICY = autoscaling.Policy()  # the defaults
+
+
+@app.command()
+def autoscale(
+    profile: Annotated[str, typer.Option(help="the cluster.yml profile the platform runs")],
+    pool: Annotated[str, typer.Option(help="its pool of Spark workers to resize")],
+    spec: Annotated[Path, typer.Option(help="the cluster spec")] = CLUSTER_FILE,
+    work: Annotated[
+        Path | None,
+        typer.Option(
+            help="where the resized copy of the spec and its inventory live "
+            "[~/.cache/sdp/work/autoscale-PROFILE]; the spec itself is left as it is"
+        ),
+    ] = None,
+    min_workers: Annotated[int, typer.Option("--min", help="fewest workers")] = POLICY.min_workers,
+    max_workers: Annotated[int, typer.Option("--max", help="most workers")] = POLICY.max_workers,
+    lag_high: Annotated[float, typer.Option(help="backlog meaning overload")] = POLICY.lag_high,
+    lag_low: Annotated[float, typer.Option(help="backlog meaning idle")] = POLICY.lag_low,
+    sustain: Annotated[float, typer.Option(help="seconds over --lag-high: +1")] = POLICY.sustain,
+    idle: Annotated[float, typer.Option(help="seconds under --lag-low: -1")] = POLICY.idle,
+    cooldown: Annotated[float, typer.Option(help="seconds between changes")] = POLICY.cooldown,
+    interval: Annotated[float, typer.Option(min=1, help="seconds between readings")] = 15,
+    minutes: Annotated[float, typer.Option(min=0, help="how long to run; 0: until Ctrl-C")] = 0,
+    log: Annotated[Path | None, typer.Option(help="also write each reading as a JSON line")] = None,
+):
+    """Add and remove Spark workers as the stream's backlog demands (sdp/platform/autoscale.py):
+    the pool's count in a copy of the spec, `scale-out`, and `scale-in` with the host removed.
+
+    Run the stream with spark_stream_cores: 0 so a new worker's executor joins it.
+    """
+    policy = autoscaling.Policy(
+        min_workers, max_workers, lag_high, lag_low, sustain, idle, cooldown
+    )
+    if policy.problems():
+        raise _fail("; ".join(policy.problems()))
+    copy = SpecCopy(spec, profile, pool, work or work_dir() / f"autoscale-{profile}")
+    try:
+        count = copy.count()
+    except (KeyError, StopIteration):
+        raise _fail(f"{spec}: no pool {pool!r} in profile {profile!r}") from None
+    if not (copy.inventory_dir / "hosts.yml").exists():
+        copy.workers(count)
+    console.print(f"inventory: {copy.inventory_dir} (sdp platform up -i it first)")
+    try:
+        autoscaling.run(autoscaling.Pool(copy), policy, interval, minutes * 60, log)
+    except ServiceError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        console.print("stopped")
 
 
 @app.command()
