@@ -17,6 +17,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import StackingMode
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 
+from sdp.platform.autoscale import LAG
+
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="sdp-prometheus")
 SERVING = DataSourceRef(type_val="grafana-postgresql-datasource", uid="sdp-serving")
 RATE = "$__rate_interval"
@@ -53,18 +55,19 @@ class Sql(cogbuilder.Builder[cogvariants.Dataquery]):
         return self._query
 
 
-def rate(selector: str) -> str:
-    return f"rate({selector}[{RATE}])"
+def rate(selector: str, window: str = RATE) -> str:
+    return f"rate({selector}[{window}])"
 
 
-def cpu_busy(labels: str = "") -> str:
+def cpu_busy(labels: str = "", window: str = RATE) -> str:
     """Share of each host's CPU time not idle; labels: more matchers, with a leading comma."""
-    idle = rate('node_cpu_seconds_total{mode="idle"' + labels + "}")
+    idle = rate('node_cpu_seconds_total{mode="idle"' + labels + "}", window)
     return f"1 - avg by (instance) ({idle})"
 
 
 FS = 'fstype!~"tmpfs|ramfs|squashfs"'  # the disks, as the DiskAlmostFull rule sees them
 KAFKA_IN = "kafka_server_brokertopicmetrics_messagesin_total"
+ALIVE_WORKERS = "sum(metrics_master_aliveWorkers_Value)"
 KAFKA_BYTES = 'kafka_server_brokertopicmetrics_bytes{}_total{{topic=""}}'  # the broker's total
 
 
@@ -284,7 +287,7 @@ def pipeline():
             )
         )
         .with_panel(
-            single("Records waiting in Kafka", "short", prom("sum(sdp_stream:lag_records)"))
+            single("Records waiting in Kafka", "short", prom(LAG))
         )
         .with_panel(
             graph(
@@ -380,9 +383,7 @@ def services():
             )
         )
         .with_row(dashboard.Row("Spark"))
-        .with_panel(
-            single("Alive workers", "short", prom("sum(metrics_master_aliveWorkers_Value)"))
-        )
+        .with_panel(single("Alive workers", "short", prom(ALIVE_WORKERS)))
         .with_panel(single("Running applications", "short", prom("sum(metrics_master_apps_Value)")))
         .with_panel(
             graph(
@@ -453,61 +454,33 @@ def services():
 ON_WORKERS = '* on (instance) group_left () (up{job="spark-worker"} == 1)'
 
 
+def scaling_series(window: str = RATE) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The scaling board's graphs as (title, unit, [(PromQL, legend)]): also E3's plot
+    (bench/autoscale.py), which reads them from Prometheus over `window` ranges."""
+    return [
+        ("Traffic: shopping events into Kafka per second", "rps",
+         [("sum(" + rate(KAFKA_IN + '{topic="shopping-events"}', window) + ")", "events/s")]),
+        ("Alive Spark workers", "short", [(ALIVE_WORKERS, "workers")]),
+        ("Processing delay", "s",
+         [("sdp_stream_batch_duration_seconds", "batch duration"),
+          ("time() - sdp_stream_last_progress_timestamp_seconds", "since last progress")]),
+        ("Records waiting in Kafka", "short", [(LAG, "lag")]),
+        ("CPU busy per worker", "percentunit",
+         [(f"({cpu_busy(window=window)}) {ON_WORKERS}", "{{instance}}")]),
+        ("Memory used per worker", "bytes",
+         [(f"(node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes) {ON_WORKERS}",
+           "{{instance}}")]),
+    ]  # fmt: skip
+
+
 def scaling():
     """What the scaling experiment watches: traffic, workers, delay, each worker's load."""
-    return (
-        board(
-            "sdp-scaling", "Scaling", "Traffic, Spark workers, processing delay, load per worker."
-        )
-        .with_panel(
-            graph(
-                "Traffic: shopping events into Kafka per second",
-                "rps",
-                prom(
-                    "sum(" + rate(KAFKA_IN + '{topic="shopping-events"}') + ")",
-                    "events/s",
-                ),
-            )
-        )
-        .with_panel(
-            graph(
-                "Alive Spark workers",
-                "short",
-                prom("sum(metrics_master_aliveWorkers_Value)", "workers"),
-            )
-        )
-        .with_panel(
-            graph(
-                "Processing delay",
-                "s",
-                prom("sdp_stream_batch_duration_seconds", "batch duration"),
-                prom("time() - sdp_stream_last_progress_timestamp_seconds", "since last progress"),
-            )
-        )
-        .with_panel(
-            graph("Records waiting in Kafka", "short", prom("sum(sdp_stream:lag_records)", "lag"))
-        )
-        .with_panel(
-            graph(
-                "CPU busy per worker",
-                "percentunit",
-                prom(
-                    f"({cpu_busy()}) {ON_WORKERS}",
-                    "{{instance}}",
-                ),
-            )
-        )
-        .with_panel(
-            graph(
-                "Memory used per worker",
-                "bytes",
-                prom(
-                    f"(node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes) {ON_WORKERS}",
-                    "{{instance}}",
-                ),
-            )
-        )
+    panels = board(
+        "sdp-scaling", "Scaling", "Traffic, Spark workers, processing delay, load per worker."
     )
+    for title, unit, queries in scaling_series():
+        panels = panels.with_panel(graph(title, unit, *(prom(e, legend) for e, legend in queries)))
+    return panels
 
 
 DASHBOARDS = {
