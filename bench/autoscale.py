@@ -3,7 +3,7 @@
 it has caught up.
 
     python -m bench.autoscale               # about 35 minutes, the platform's start included
-    python -m bench.autoscale --calm 2 --sale 5 --after 4 --out /tmp/e3
+    python -m bench.autoscale --rate 100 --calm 1 --sale 4 --after 3 --out /tmp/e3
 
 The cluster: the `autoscale` profile of cluster.yml (every service on one container host, the
 stream on with every core; one-core workers), copied to `--work` with its inventory, started with
@@ -25,7 +25,6 @@ running (`--destroy` removes it).
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,10 +51,11 @@ def policy_arguments(p: argparse.ArgumentParser) -> None:
     defaults = Policy()
     p.add_argument("--min", type=int, default=defaults.min_workers, help="fewest workers")
     p.add_argument("--max", type=int, default=3, help="most workers")
-    for name, what in [("lag_high", "records waiting that mean overload"),
-                       ("lag_low", "records waiting that mean idle"),
-                       ("sustain", "seconds over --lag-high to add a worker"),
-                       ("idle", "seconds under --lag-low to remove one"),
+    for name, what in [("behind_high", "seconds of traffic waiting: overload"),
+                       ("behind_low", "seconds of traffic waiting: idle"),
+                       ("worker_rate", "records/s one worker keeps up with"),
+                       ("sustain", "seconds over --behind-high to add a worker"),
+                       ("idle", "seconds under --behind-low to remove one"),
                        ("cooldown", "seconds between changes")]:  # fmt: skip
         flag = "--" + name.replace("_", "-")
         p.add_argument(flag, type=float, default=getattr(defaults, name), help=what)
@@ -64,8 +64,9 @@ def policy_arguments(p: argparse.ArgumentParser) -> None:
 def controller_command(args, log: Path) -> list[str]:
     return [SDP, "platform", "autoscale", "--profile", args.profile, "--pool", args.pool,
             "--spec", str(args.spec), "--work", str(args.work), "--min", str(args.min),
-            "--max", str(args.max), "--lag-high", str(args.lag_high), "--lag-low",
-            str(args.lag_low), "--sustain", str(args.sustain), "--idle", str(args.idle),
+            "--max", str(args.max), "--behind-high", str(args.behind_high), "--behind-low",
+            str(args.behind_low), "--worker-rate", str(args.worker_rate),
+            "--sustain", str(args.sustain), "--idle", str(args.idle),
             "--cooldown", str(args.cooldown), "--interval", str(args.interval),
             "--log", str(log)]  # fmt: skip
 
@@ -132,14 +133,14 @@ def series(inv: Inventory, start: float, end: float) -> list[dict]:
     return graphs
 
 
-def reaction(evts: list[dict], times: dict, lag_high: float) -> dict:
-    """Seconds from the backlog first passing --lag-high to the first scale-out's decision and
-    to its worker configured; from the end of traffic to the last scale-in's end."""
+def reaction(evts: list[dict], times: dict, behind_high: float) -> dict:
+    """Seconds from the stream first over --behind-high behind to the first scale-out's decision
+    and to its worker configured; from the end of traffic to the last scale-in's end."""
     readings = [e for e in evts if e["event"] == "reading"]
     scaled = [e for e in evts if e["event"] == "scaled"]
-    outs = [e for e in scaled if e["to"] > readings[0]["workers"]] if readings else []
-    over = next((r["at"] for r in readings if (r["lag"] or 0) > lag_high), None)
-    result: dict = {"backlog_over_lag_high_at": over}
+    outs = [e for e in scaled if e["change"] > 0]
+    over = next((r["at"] for r in readings if (r["behind"] or 0) > behind_high), None)
+    result: dict = {"over_behind_high_at": over}
     if over is not None and outs:
         result["decision_s"] = round(outs[0]["started"] - over)
         result["worker_added_s"] = round(outs[0]["at"] - over)
@@ -155,9 +156,17 @@ def plot(graphs: list[dict], evts: list[dict], times: dict, path: Path, title: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    readings = [e for e in evts if e["event"] == "reading" and e["behind"] is not None]
+    policy = next(e["policy"] for e in evts if e["event"] == "start")
+    points = [[r["at"], r["behind"]] for r in readings]
+    behind = {"title": "What the controller reads: seconds of traffic waiting (lag / rate)",
+              "unit": "s", "lines": [{"legend": "behind", "points": points}]}  # fmt: skip
     shown = [g for g in graphs if not g["title"].startswith("Memory")]
-    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.2 * len(shown)), sharex=True)
+    shown.insert(len(shown) - 1, behind)
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.1 * len(shown)), sharex=True)
     t0 = times["start"]
+    for name in ("behind_high", "behind_low"):
+        axes[len(shown) - 2].axhline(policy[name], color="grey", linestyle=":", linewidth=1)
     for ax, g in zip(axes, shown, strict=True):
         for line in g["lines"]:
             xs = [(t - t0) / 60 for t, _ in line["points"]]
@@ -166,8 +175,7 @@ def plot(graphs: list[dict], evts: list[dict], times: dict, path: Path, title: s
                    alpha=0.15, label="sale x10")  # fmt: skip
         for e in evts:
             if e["event"] == "scaled":
-                added = e["why"].startswith("backlog above")
-                ax.axvline((e["at"] - t0) / 60, color="green" if added else "red",
+                ax.axvline((e["at"] - t0) / 60, color="green" if e["change"] > 0 else "red",
                            linestyle="--", linewidth=0.8)  # fmt: skip
         ax.set_ylabel(g["unit"])
         ax.set_title(g["title"], fontsize=9, loc="left")
@@ -204,7 +212,7 @@ def markdown(result: dict) -> str:
               "Reconciliation (`sdp stream reconcile --since` the start):", "",
               "| topic | in Kafka | bronze | dead letters | missing | duplicates |",
               "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    for t in result["reconcile"]["topics"]:
+    for t in (t for t in result["reconcile"]["topics"] if t["in_kafka"]):
         lines.append(f"| {t['topic']} | {t['in_kafka']:,} | {t['bronze']:,} | "
                      f"{t['dead_letter']:,} | {t['missing']} | {t['duplicates']} |")  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -213,12 +221,12 @@ def markdown(result: dict) -> str:
 def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
-    p.add_argument("--rate", type=float, default=40, help="sdp generate --rate (the day's mean)")
+    p.add_argument("--rate", type=float, default=300, help="sdp generate --rate (the day's mean)")
     p.add_argument("--speed", type=float, default=3, help="simulated seconds per second")
     p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--calm", type=float, default=3, help="minutes before the sale")
-    p.add_argument("--sale", type=float, default=8, help="minutes of the sale (x10)")
-    p.add_argument("--after", type=float, default=6, help="minutes after it")
+    p.add_argument("--calm", type=float, default=2, help="minutes before the sale")
+    p.add_argument("--sale", type=float, default=5, help="minutes of the sale (x10)")
+    p.add_argument("--after", type=float, default=8, help="minutes after it")
     p.add_argument("--settle", type=float, default=15, help="most minutes to wait for --min")
     p.add_argument("--interval", type=float, default=15, help="seconds between readings")
     policy_arguments(p)
@@ -230,8 +238,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "results" / "autoscale")
     p.add_argument("--destroy", action="store_true", help="remove the cluster's hosts at the end")
     args = p.parse_args()
-    policy = Policy(args.min, args.max, args.lag_high, args.lag_low, args.sustain, args.idle,
-                    args.cooldown)  # fmt: skip
+    policy = Policy(args.min, args.max, args.behind_high, args.behind_low, args.worker_rate,
+                    args.sustain, args.idle, args.cooldown)  # fmt: skip
     if policy.problems():
         p.error("; ".join(policy.problems()))
     ahead = (args.calm + args.sale + args.after) * (args.speed - 1)  # simulated minutes
@@ -252,7 +260,7 @@ def main() -> None:
             times = traffic(inv, args, args.out)
             settled = settle(log, args.min, times["end"], args.settle)
         finally:
-            controller.send_signal(signal.SIGINT)
+            controller.terminate()
             controller.wait(120)
     since = datetime.fromtimestamp(times["start"], UTC).isoformat()
     audit = subprocess.run([SDP, "stream", "reconcile", "-i", str(cluster.inventory_dir),
@@ -272,7 +280,7 @@ def main() -> None:
         "times": times,
         "settled": settled,
         "changes": changes,
-        "reaction": reaction(evts, times, args.lag_high),
+        "reaction": reaction(evts, times, args.behind_high),
         "reconcile": json.loads(audit.stdout),
         "series": series(inv, times["start"], time.time()),
         "bench_seconds": round(time.monotonic() - began),

@@ -286,9 +286,7 @@ def pipeline():
                 prom("sum(kafka_controller_kafkacontroller_activecontrollercount)"),
             )
         )
-        .with_panel(
-            single("Records waiting in Kafka", "short", prom(LAG))
-        )
+        .with_panel(single("Records waiting in Kafka", "short", prom(LAG)))
         .with_panel(
             graph(
                 "Stream: input vs processing rate",

@@ -1,16 +1,19 @@
 """Spark workers that follow the stream's load: a controller reads Prometheus and adds or removes
 workers through the project's own scale-out and graceful scale-in.
 
-The load signal is the backlog, records in Kafka the stream has not processed yet
-(`sdp_stream:lag_records`). Overloaded: above `lag_high` for `sustain` seconds and not shrinking,
-so the workers cannot keep up. Idle: below `lag_low` for `idle` seconds, so one worker fewer will
-do. The gap between the thresholds and the two windows are the hysteresis; after each change the
-controller waits `cooldown` seconds, for a new worker's executor to take work or for the backlog
-to settle on fewer workers.
+The load signal is how far behind the stream is, in seconds of traffic: the records in Kafka it
+has not processed yet (`sdp_stream:lag_records`) over the rate they arrive at. A stream that keeps
+up is a batch or two behind (10-20 s on the project's 2-core machine) at any rate; one that does
+not falls further behind every minute. Overloaded: more than `behind_high` seconds behind for
+`sustain` seconds, the backlog not shrinking. Idle: less than `behind_low` seconds behind for
+`idle` seconds, and the traffic in that time within what one worker fewer carries
+(`worker_rate` records/s each). The gap between the thresholds and the two windows are the
+hysteresis; after each change the controller waits `cooldown` seconds, for a new worker's
+executor to take work or for the backlog to settle on fewer workers.
 
-Not the batch duration against the trigger: a micro-batch has a fixed cost (about 7 s on the
-project's 2-core machine) above the 5 s trigger at any load, and Spark times only batches with
-records, so that gauge is stale when nothing arrives.
+Not the batch duration against the trigger: a micro-batch has a fixed cost (about 7 s here)
+above the 5 s trigger at any load, and Spark times only batches with records, so that gauge is
+stale when nothing arrives.
 """
 
 import json
@@ -26,16 +29,23 @@ from sdp.platform.inventory import Inventory, load_inventory
 from sdp.processes import sdp_cli
 
 LAG = "sum(sdp_stream:lag_records)"
+# Records/s into the topics the stream reads (those it has a lag for); topic="" is a broker's
+# total of all topics.
+ARRIVING = (
+    'sum(rate(kafka_server_brokertopicmetrics_messagesin_total{topic!=""}[1m])'
+    " and on (topic) sdp_stream:lag_records)"
+)
 
 
 @dataclass(frozen=True)
 class Policy:
     min_workers: int = 1
     max_workers: int = 4
-    lag_high: float = 20_000  # records waiting that mean overload, if it lasts
-    lag_low: float = 1_000  # records waiting that mean idle, if it lasts
-    sustain: float = 60  # seconds the backlog must stay above lag_high
-    idle: float = 180  # seconds it must stay below lag_low
+    behind_high: float = 60  # seconds of traffic waiting: overload, if it lasts
+    behind_low: float = 30  # seconds of traffic waiting: idle, if it lasts
+    worker_rate: float = 2_000  # records/s one worker keeps up with (E3 measured 2,600)
+    sustain: float = 60  # seconds it must stay above behind_high
+    idle: float = 180  # seconds it must stay below behind_low
     cooldown: float = 120  # seconds after a change before the next
 
     def problems(self) -> list[str]:
@@ -45,19 +55,29 @@ class Policy:
             found.append(f"min_workers {self.min_workers}: at least 1 (the stream needs one)")
         if self.max_workers < self.min_workers:
             found.append(f"max_workers {self.max_workers}: below min_workers {self.min_workers}")
-        if not 0 <= self.lag_low < self.lag_high:
-            found.append(f"lag_low {self.lag_low:g}: from 0 to below lag_high {self.lag_high:g}")
-        for name in ("sustain", "idle", "cooldown"):
+        if not 0 <= self.behind_low < self.behind_high:
+            found.append(
+                f"behind_low {self.behind_low:g}: from 0 to below behind_high {self.behind_high:g}"
+            )
+        for name in ("worker_rate", "sustain", "idle", "cooldown"):
             if getattr(self, name) < 0:
-                found.append(f"{name} {getattr(self, name):g}: seconds, not negative")
+                found.append(f"{name} {getattr(self, name):g}: not negative")
         return found
 
 
 @dataclass(frozen=True)
 class Reading:
     at: float  # Unix seconds
-    lag: float | None  # records waiting in Kafka; None when Prometheus had no value
+    lag: float | None  # records waiting in Kafka; None: Prometheus had no value
+    rate: float | None  # records/s arriving
     workers: int  # Spark workers ALIVE
+
+    @property
+    def behind(self) -> float | None:
+        """Seconds of traffic waiting (no traffic: the backlog itself, in records/1 s)."""
+        if self.lag is None or self.rate is None:
+            return None
+        return self.lag / max(self.rate, 1.0)
 
 
 @dataclass(frozen=True)
@@ -66,38 +86,51 @@ class Decision:
     reason: str
 
 
-def held(readings: list[Reading], now: float, seconds: float, test: Callable[[float], bool]):
-    """The reading that opens `seconds` of readings that all pass `test` up to now, or None.
+def held(
+    readings: list[Reading], now: float, seconds: float, test: Callable[[float], bool]
+) -> list[Reading] | None:
+    """The readings of the last `seconds` if all of them are behind by what passes `test`, the
+    first of them from the window's start or before; else None.
 
     A missing value breaks the run, and so does history shorter than the window: the controller
     acts only on what it saw.
     """
-    for r in reversed(readings):
-        if r.lag is None or not test(r.lag):
+    for i in range(len(readings) - 1, -1, -1):
+        r = readings[i]
+        if r.behind is None or not test(r.behind):
             return None
         if r.at <= now - seconds:
-            return r
+            return readings[i:]
     return None
 
 
 def decide(policy: Policy, readings: list[Reading], last_change: float, now: float) -> Decision:
     """What to do given the readings so far (oldest first) and when the last change finished."""
-    workers = readings[-1].workers
+    last = readings[-1]
+    workers = last.workers
     if now - last_change < policy.cooldown:
         return Decision(0, f"cooling down, {policy.cooldown - (now - last_change):.0f} s left")
-    start = held(readings, now, policy.sustain, lambda lag: lag > policy.lag_high)
-    if start is not None and readings[-1].lag >= start.lag:
+    over = held(readings, now, policy.sustain, lambda behind: behind > policy.behind_high)
+    if over and last.lag >= over[0].lag:
         if workers >= policy.max_workers:
             return Decision(0, f"overloaded, but at the most workers ({policy.max_workers})")
         return Decision(
             +1,
-            f"backlog above {policy.lag_high:g} for {policy.sustain:g} s and not shrinking "
-            f"({start.lag:.0f} -> {readings[-1].lag:.0f})",
+            f"over {policy.behind_high:g} s behind for {policy.sustain:g} s, the backlog not "
+            f"shrinking ({over[0].lag:.0f} -> {last.lag:.0f} records)",
         )
-    if held(readings, now, policy.idle, lambda lag: lag < policy.lag_low) is not None:
-        if workers > policy.min_workers:
-            return Decision(-1, f"backlog below {policy.lag_low:g} for {policy.idle:g} s")
-        return Decision(0, f"idle, at the fewest workers ({policy.min_workers})")
+    calm = held(readings, now, policy.idle, lambda behind: behind < policy.behind_low)
+    if calm:
+        if workers <= policy.min_workers:
+            return Decision(0, f"idle, at the fewest workers ({policy.min_workers})")
+        peak = max(r.rate for r in calm)
+        if peak >= (workers - 1) * policy.worker_rate:
+            return Decision(0, f"keeping up, but {peak:.0f} records/s need {workers} workers")
+        return Decision(
+            -1,
+            f"under {policy.behind_low:g} s behind for {policy.idle:g} s, at most {peak:.0f} "
+            f"records/s",
+        )
     return Decision(0, "steady")
 
 
@@ -107,8 +140,8 @@ def alive_workers(inv: Inventory) -> int:
 
 
 def read(inv: Inventory) -> Reading:
-    lag = prometheus_query(inv, LAG)
-    return Reading(time.time(), next(iter(lag.values()), None), alive_workers(inv))
+    lag, rate = (next(iter(prometheus_query(inv, q).values()), None) for q in (LAG, ARRIVING))
+    return Reading(time.time(), lag, rate, alive_workers(inv))
 
 
 class Pool:
@@ -173,18 +206,22 @@ def run(pool: Pool, policy: Policy, interval: float, seconds: float, log_path: P
             continue
         readings.append(reading)
         decision = decide(policy, readings, last_change, reading.at)
-        log({"event": "reading", **asdict(reading), "decision": decision.reason}, log_path)
+        log({"event": "reading", **asdict(reading), "behind": reading.behind,
+             "decision": decision.reason}, log_path)  # fmt: skip
         if decision.change:
             target = reading.workers + decision.change
             started = time.time()
-            log({"event": "scaling", "at": started, "to": target, "why": decision.reason}, log_path)
+            log({"event": "scaling", "at": started, "to": target, "change": decision.change,
+                 "why": decision.reason}, log_path)  # fmt: skip
+            recap: list[str] = []
             if decision.change > 0:
-                hosts, _ = pool.scale_out(target)
+                hosts, recap = pool.scale_out(target)
             else:
                 hosts = pool.scale_in(target)
             last_change = time.time()
             change = {"event": "scaled", "at": last_change, "started": started, "to": target,
-                      "hosts": hosts, "why": decision.reason}  # fmt: skip
+                      "change": decision.change, "hosts": hosts, "why": decision.reason,
+                      "recap": recap}  # fmt: skip
             changes.append(change)
             log(change, log_path)
         time.sleep(interval)

@@ -2,6 +2,7 @@
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -221,22 +222,30 @@ def autoscale(
     ] = None,
     min_workers: Annotated[int, typer.Option("--min", help="fewest workers")] = POLICY.min_workers,
     max_workers: Annotated[int, typer.Option("--max", help="most workers")] = POLICY.max_workers,
-    lag_high: Annotated[float, typer.Option(help="backlog meaning overload")] = POLICY.lag_high,
-    lag_low: Annotated[float, typer.Option(help="backlog meaning idle")] = POLICY.lag_low,
-    sustain: Annotated[float, typer.Option(help="seconds over --lag-high: +1")] = POLICY.sustain,
-    idle: Annotated[float, typer.Option(help="seconds under --lag-low: -1")] = POLICY.idle,
+    behind_high: Annotated[
+        float, typer.Option(help="seconds of traffic waiting in Kafka: overload")
+    ] = POLICY.behind_high,
+    behind_low: Annotated[
+        float, typer.Option(help="seconds of traffic waiting in Kafka: idle")
+    ] = POLICY.behind_low,
+    worker_rate: Annotated[
+        float, typer.Option(help="records/s one worker keeps up with (E3 measures it)")
+    ] = POLICY.worker_rate,
+    sustain: Annotated[float, typer.Option(help="seconds over --behind-high: +1")] = POLICY.sustain,
+    idle: Annotated[float, typer.Option(help="seconds under --behind-low: -1")] = POLICY.idle,
     cooldown: Annotated[float, typer.Option(help="seconds between changes")] = POLICY.cooldown,
     interval: Annotated[float, typer.Option(min=1, help="seconds between readings")] = 15,
     minutes: Annotated[float, typer.Option(min=0, help="how long to run; 0: until Ctrl-C")] = 0,
     log: Annotated[Path | None, typer.Option(help="also write each reading as a JSON line")] = None,
 ):
-    """Add and remove Spark workers as the stream's backlog demands (sdp/platform/autoscale.py):
+    """Add and remove Spark workers as the stream's backlog demands (sdp/platform/autoscale.py
+    says how it decides):
     the pool's count in a copy of the spec, `scale-out`, and `scale-in` with the host removed.
 
     Run the stream with spark_stream_cores: 0 so a new worker's executor joins it.
     """
     policy = autoscaling.Policy(
-        min_workers, max_workers, lag_high, lag_low, sustain, idle, cooldown
+        min_workers, max_workers, behind_high, behind_low, worker_rate, sustain, idle, cooldown
     )
     if policy.problems():
         raise _fail("; ".join(policy.problems()))
@@ -248,6 +257,8 @@ def autoscale(
     if not (copy.inventory_dir / "hosts.yml").exists():
         copy.workers(count)
     console.print(f"inventory: {copy.inventory_dir} (sdp platform up -i it first)")
+    # SIGTERM stops it as Ctrl-C does (benchmarks and tests end it so).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         autoscaling.run(autoscaling.Pool(copy), policy, interval, minutes * 60, log)
     except ServiceError as exc:

@@ -2,25 +2,29 @@
 
 Container hosts (systemd, sshd, an address each) from an inventory that `sdp cluster inventory`
 generates from a test spec (cluster.yml here): site.yml on Kafka x3, MinIO x4, PostgreSQL, a
-Spark master and 2 workers, Prometheus; the smoke; then experiment E2 on small data, which adds
-one more worker through the scale playbook (a raised count, `sdp platform scale-out` on the new
-host only) between its runs on 2 and 3 workers; back (`sdp platform scale-in`, a lowered count,
-Prometheus' targets again); last, a broker and a MinIO node stopped while data is written and
-read.
+Spark master and 2 workers, Prometheus, the stream; the smoke; experiment E2 on small data on
+the 2 workers; experiment E3, the autoscaler adding a third worker as the stream falls behind a
+burst of traffic (a raised count, `sdp platform scale-out` on the new host only) and removing it
+once idle (`sdp platform scale-in`, the host removed, a lowered count, Prometheus' targets
+again); last, a broker and a MinIO node stopped while data is written and read.
 """
 
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from sdp.cluster.spec_copy import SpecCopy
 from sdp.paths import REPO_ROOT
+from sdp.platform import checks
 from sdp.platform.inventory import load_inventory
+from sdp.processes import SDP
 from tests.conftest import needs_container_hosts, sdp
 from tests.multihost import smoke
 
@@ -96,54 +100,117 @@ def test_every_host_listens_only_on_its_cluster_address_and_takes_no_password(cl
     assert smoke.pg_hba_findings(inv) == []
 
 
-def test_scale_out_configures_only_the_new_worker_and_e2_measures_it(cluster, stopwatch, tmp_path):
-    """Experiment E2 on small data (bench/scaling.py) does the scale-out, as a user would: its
-    jobs on the 2 workers, a raised count, `sdp platform scale-out ct-worker3` (which boots it),
-    the jobs again on 3, each run giving the one-process baseline's result."""
-    before = cluster.workers(2)
-    assert sorted(smoke.spark_workers(before).values()) == ["ALIVE", "ALIVE"]
-    new = "ct-worker3"
+def test_e2_measures_the_jobs_on_every_worker(cluster, stopwatch, tmp_path):
+    """Experiment E2 on small data (bench/scaling.py) on the 2 workers, the stream stopped (it
+    takes every core): each job's result is the one-process baseline's."""
+    inv = cluster.workers(2)
+    cluster.sdp("stream", "stop")
     command = [sys.executable, "-m", "bench.scaling", "--rows", "20000", "--files", "4",
-               "--workers", "2,3", "--reps", "1", "--work", str(cluster.spec.parent),
+               "--workers", "2", "--reps", "1", "--work", str(cluster.spec.parent),
                "--profile", PROFILE, "--pool", WORKER_POOL, "--out", str(tmp_path)]  # fmt: skip
-    with stopwatch("E2 on 2 then 3 workers, 20,000 events (the scale-out included)"):
+    with stopwatch("E2 on 2 workers, 20,000 events"):
         done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=2000)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    inv = load_inventory(cluster.inventory_dir)
-    # Only the new host and the two that must learn it (pg_hba.conf, Prometheus' targets).
-    assert smoke.recap_hosts(done.stderr) == {new, *inv.hosts("postgres"), *inv.hosts("monitoring")}
-
-    alive = [a for a, state in smoke.spark_workers(inv).items() if state == "ALIVE"]
-    assert sorted(alive) == sorted(inv.addresses("spark_worker"))  # 3 ALIVE
-    assert smoke.prometheus_targets(inv)[("node", new)] == "up"
     results = json.loads((tmp_path / "results.json").read_text())
-    # Every job ran tasks on every worker, the new one included, and read every event.
-    for m in results["measured"]:
-        workers = inv.hosts("spark_worker")[: m["workers"]]
-        assert {e["host"] for e in m["executors"]} == set(workers)
-        assert set(m["load"]) == set(workers)
-        for r in m["runs"]:
-            assert r["rows_in"] == 20000 and r["cores"] == m["workers"], r
-            assert {h for h, s in r["cpu_s"].items() if s > 0} == set(workers), r
-    assert [m["workers"] for m in results["measured"]] == [2, 3]
-    assert all(c["efficiency"] > 0 for s in results["summary"].values()
-               for c in s["workers"].values())  # fmt: skip
+    # Every job ran tasks on both workers and read every event.
+    workers = set(inv.hosts("spark_worker"))
+    [m] = results["measured"]
+    assert {e["host"] for e in m["executors"]} == workers and set(m["load"]) == workers
+    for r in m["runs"]:
+        assert r["rows_in"] == 20000 and r["cores"] == 2, r
+        assert {h for h, s in r["cpu_s"].items() if s > 0} == workers, r
     assert (tmp_path / "results.png").stat().st_size > 0
 
 
-def test_scale_in_decommissions_the_worker(cluster, stopwatch):
-    inv = cluster.workers(3)
-    gone = inv.address("ct-worker3")
-    with stopwatch("scale-in: sdp platform scale-in ct-worker3"):
-        cluster.sdp("platform", "scale-in", "ct-worker3")
-    states = smoke.spark_workers(inv)
-    assert states[gone] == "DEAD"
-    assert sorted(s for a, s in states.items() if a != gone) == ["ALIVE", "ALIVE"]
+# E3's controller, tuned to this small cluster: the stream keeps up 10-15 s behind.
+AUTOSCALE = {"--min": "2", "--max": "3", "--behind-high": "30", "--behind-low": "15",
+             "--worker-rate": "2000", "--sustain": "20", "--idle": "30", "--cooldown": "20",
+             "--interval": "5"}  # fmt: skip
+REACTION = 20 + 2 * 5 + 5  # --sustain, two --intervals and a reading's own time
 
-    inv = cluster.workers(2)  # the lowered count; Prometheus forgets the host
-    with stopwatch("scale-in: Prometheus targets again (monitoring host only)"):
-        cluster.sdp("platform", "up", "--", "--tags", "prometheus", "--limit", "monitoring")
-    assert "ct-worker3" not in {i for _, i in smoke.prometheus_targets(inv)}
+
+def first(log: Path, event: str, change: int, timeout: float) -> dict:
+    """The controller's first `event` (scaling: decided, scaled: done) of a change in that
+    direction, waiting up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+        found = [e for e in events if e["event"] == event and e.get("change") == change]
+        if found:
+            return found[0]
+        time.sleep(5)
+    raise AssertionError(
+        f"no change of {change:+d} in {timeout:.0f} s:\n" + log.read_text()[-3000:]
+    )
+
+
+def test_e3_the_autoscaler_adds_a_worker_under_load_removes_it_idle_losing_nothing(
+    cluster, stopwatch, tmp_path
+):
+    """E3 on container hosts: the stream (every core) falls behind a traffic burst, `sdp platform
+    autoscale` adds ct-worker3 through scale-out (which configures only it and the two hosts
+    that must learn it), the stream's executor joins it; idle, the controller decommissions it,
+    removes its host and Prometheus' target; every record sent is in the lake exactly once."""
+    inv = cluster.workers(2)
+    new = "ct-worker3"
+    cluster.sdp("stream", "start")
+    start = datetime.now(UTC)
+    log = tmp_path / "autoscale.jsonl"
+    options = [x for kv in AUTOSCALE.items() for x in kv]
+    controller = subprocess.Popen(
+        [SDP, "platform", "autoscale", "--profile", PROFILE, "--pool", WORKER_POOL,
+         "--spec", str(cluster.spec), "--work", str(cluster.spec.parent), *options,
+         "--log", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    with (tmp_path / "generator.log").open("w") as out:
+        generator = subprocess.Popen(
+            [SDP, "generate", "--bootstrap", checks.kafka_bootstrap(inv), "--rate", "400",
+             "--sale", "--duration", "300", "--seed", "7"],
+            env={**os.environ, **checks.kafka_login_env(inv)}, stdout=out, stderr=out)  # fmt: skip
+    try:
+        with stopwatch("E3: a traffic burst until the controller decides to scale out"):
+            first(log, "scaling", +1, 400)
+        generator.terminate()  # the burst has done its work; the backlog drains
+        generator.wait(60)
+        with stopwatch("E3: the scale-out"):
+            added = first(log, "scaled", +1, 600)
+        # The stream takes every core: its application gets an executor on the new worker.
+        deadline, cores = time.monotonic() + 120, None
+        while cores != 3 and time.monotonic() < deadline:
+            time.sleep(5)
+            cores = (checks.stream_application(inv) or {}).get("cores")
+        with stopwatch("E3: the backlog drained, idle, the scale-in"):
+            removed = first(log, "scaled", -1, 600)
+    finally:
+        generator.kill()
+        controller.terminate()
+        controller.wait(120)
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    readings = [e for e in events if e["event"] == "reading"]
+    # The controller acted within its reaction time of the stream falling 30 s behind for good.
+    before = [r for r in readings if r["at"] < added["started"]]
+    held = next(i for i in range(len(before), 0, -1) if (before[i - 1]["behind"] or 0) <= 30)
+    assert added["started"] - before[held]["at"] <= REACTION, (added, before[held - 1 :])
+    assert added["hosts"] == [new] and removed["hosts"] == [new]
+    # Only the new host and the two that must learn it (pg_hba.conf, Prometheus' targets).
+    assert smoke.recap_hosts("\n".join(added["recap"])) == {
+        new, *inv.hosts("postgres"), *inv.hosts("monitoring")}  # fmt: skip
+    assert cores == 3, f"the stream has {cores} cores, none on the new worker"
+
+    inv = load_inventory(cluster.inventory_dir)
+    assert cluster.count() == 2 and new not in inv.hostvars
+    states = smoke.spark_workers(inv)
+    alive = inv.addresses("spark_worker")
+    assert sorted(s for a, s in states.items() if a in alive) == ["ALIVE", "ALIVE"]
+    assert [s for a, s in states.items() if a not in alive] == ["DEAD"]  # the one removed
+    assert new not in {i for _, i in smoke.prometheus_targets(inv)}
+    with stopwatch("E3: sdp stream reconcile"):
+        audit = sdp("stream", "reconcile", "-i", str(cluster.inventory_dir), "--wait", "300",
+                    "--since", start.isoformat(), "--json")  # fmt: skip
+    assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr[-2000:]
+    topics = json.loads(audit.stdout)["topics"]
+    assert sum(t["in_kafka"] for t in topics) > 0
+    assert all(t["missing"] == 0 and t["duplicates"] == 0 for t in topics), topics
 
 
 def test_a_stopped_broker_and_minio_node_lose_nothing(cluster):
