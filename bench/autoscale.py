@@ -221,7 +221,7 @@ def markdown(result: dict) -> str:
 def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
-    p.add_argument("--rate", type=float, default=300, help="sdp generate --rate (the day's mean)")
+    p.add_argument("--rate", type=float, default=250, help="sdp generate --rate (the day's mean)")
     p.add_argument("--speed", type=float, default=3, help="simulated seconds per second")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--calm", type=float, default=2, help="minutes before the sale")
