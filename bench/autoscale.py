@@ -32,12 +32,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.experiment import cluster_arguments
 from bench.scaling import platform_with
 from bench.stream_pipeline import hardware, sdp
-from sdp.cluster.spec import CLUSTER_FILE
 from sdp.cluster.spec_copy import SpecCopy
 from sdp.dashboards.grafana import scaling_series
-from sdp.paths import REPO_ROOT, work_dir
 from sdp.platform import settings
 from sdp.platform.autoscale import Policy
 from sdp.platform.checks import kafka_bootstrap, kafka_login_env, prometheus_api
@@ -230,13 +229,7 @@ def main() -> None:
     p.add_argument("--settle", type=float, default=15, help="most minutes to wait for --min")
     p.add_argument("--interval", type=float, default=15, help="seconds between readings")
     policy_arguments(p)
-    p.add_argument("--work", type=Path, default=work_dir() / "bench-autoscale",
-                   help="the cluster's spec copy and inventory")  # fmt: skip
-    p.add_argument("--spec", type=Path, default=CLUSTER_FILE, help="copied to --work if new")
-    p.add_argument("--profile", default="autoscale")
-    p.add_argument("--pool", default="sdp-auto-worker", help="the profile's workers' pool")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "results" / "autoscale")
-    p.add_argument("--destroy", action="store_true", help="remove the cluster's hosts at the end")
+    cluster_arguments(p, "autoscale", "autoscale", "sdp-auto-worker")
     args = p.parse_args()
     policy = Policy(args.min, args.max, args.behind_high, args.behind_low, args.worker_rate,
                     args.sustain, args.idle, args.cooldown)  # fmt: skip

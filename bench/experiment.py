@@ -17,6 +17,8 @@ import orjson
 
 from generator.catalog import load_catalog
 from generator.simulator import SHOPPING, Simulator
+from sdp.cluster.spec import CLUSTER_FILE
+from sdp.paths import REPO_ROOT, work_dir
 from sdp.platform import settings
 from sdp.platform.checks import s3_client, s3_endpoint
 from sdp.platform.inventory import Inventory
@@ -25,6 +27,18 @@ from sdp.platform.jobs import job_error, spark_submit
 START = 1_714_532_400  # 2024-05-01 03:00 UTC: fixed, so a seed always gives the same events
 PART_ROWS = 1_000_000  # rows per gzipped part: Spark reads the parts in parallel
 MANIFEST = "_manifest.json"
+
+
+def cluster_arguments(p: argparse.ArgumentParser, name: str, profile: str, pool: str) -> None:
+    """A benchmark's own cluster: a cluster.yml profile copied to --work (SpecCopy), its workers'
+    pool, where the results go (docs/results/NAME) and whether to remove it at the end."""
+    p.add_argument("--work", type=Path, default=work_dir() / f"bench-{name}",
+                   help="the cluster's spec copy and inventory")  # fmt: skip
+    p.add_argument("--spec", type=Path, default=CLUSTER_FILE, help="copied to --work if new")
+    p.add_argument("--profile", default=profile)
+    p.add_argument("--pool", default=pool, help="the profile's workers' pool")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "results" / name)
+    p.add_argument("--destroy", action="store_true", help="remove the cluster's hosts at the end")
 
 
 def input_arguments(p: argparse.ArgumentParser) -> None:

@@ -34,13 +34,19 @@ import sys
 import time
 from pathlib import Path
 
-from bench.experiment import ensure_input, fields, input_arguments, run_job, warehouse
+from bench.experiment import (
+    cluster_arguments,
+    ensure_input,
+    fields,
+    input_arguments,
+    run_job,
+    warehouse,
+)
 from bench.stream_pipeline import hardware, sdp
 from jobs.experiments.scaling import JOBS, SETTINGS, WINDOW_HOURS
 from sdp.bundle import served
-from sdp.cluster.spec import CLUSTER_FILE
 from sdp.cluster.spec_copy import SpecCopy
-from sdp.paths import REPO_ROOT, work_dir
+from sdp.paths import REPO_ROOT
 from sdp.platform import settings
 from sdp.platform.autoscale import Pool
 from sdp.platform.checks import prometheus_query, s3_client, s3_endpoint
@@ -318,13 +324,7 @@ def main() -> None:
     p.add_argument("--files", type=int, default=32, help="data files of the events' table")
     p.add_argument("--workers", type=counts, default=[1, 2, 4], help="counts, increasing (1,2,4)")
     p.add_argument("--reps", type=int, default=3, help="timed runs of each job on each count")
-    p.add_argument("--work", type=Path, default=work_dir() / "bench-scaling",
-                   help="the cluster's spec copy and inventory")  # fmt: skip
-    p.add_argument("--spec", type=Path, default=CLUSTER_FILE, help="copied to --work if new")
-    p.add_argument("--profile", default="scaling")
-    p.add_argument("--pool", default="sdp-scaling-worker", help="the profile's workers' pool")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "results" / "scaling")
-    p.add_argument("--destroy", action="store_true", help="remove the cluster's hosts at the end")
+    cluster_arguments(p, "scaling", "scaling", "sdp-scaling-worker")
     args = p.parse_args()
     if min(args.rows, args.files, args.reps) < 1 or args.seed < 0 or args.days <= 0:
         p.error("--rows, --files and --reps must be positive, --seed 0 or more, --days over 0")
