@@ -166,6 +166,7 @@ def plot(graphs: list[dict], evts: list[dict], times: dict, path: Path, title: s
     t0 = times["start"]
     for name in ("behind_high", "behind_low"):
         axes[len(shown) - 2].axhline(policy[name], color="grey", linestyle=":", linewidth=1)
+    axes[len(shown) - 2].set_yscale("symlog", linthresh=10)  # the thresholds and the peak
     for ax, g in zip(axes, shown, strict=True):
         for line in g["lines"]:
             xs = [(t - t0) / 60 for t, _ in line["points"]]
@@ -174,14 +175,14 @@ def plot(graphs: list[dict], evts: list[dict], times: dict, path: Path, title: s
                    alpha=0.15, label="sale x10")  # fmt: skip
         for e in evts:
             if e["event"] == "scaled":
-                ax.axvline((e["at"] - t0) / 60, color="green" if e["change"] > 0 else "red",
-                           linestyle="--", linewidth=0.8)  # fmt: skip
+                ax.axvspan((e["started"] - t0) / 60, (e["at"] - t0) / 60, alpha=0.15,
+                           color="green" if e["change"] > 0 else "red")  # fmt: skip
         ax.set_ylabel(g["unit"])
         ax.set_title(g["title"], fontsize=9, loc="left")
         ax.set_ylim(bottom=0)
         ax.legend(fontsize=7, loc="upper right")
-    axes[-1].set_xlabel("minutes since the generator started (dashed: a worker added green, "
-                        "removed red)")  # fmt: skip
+    axes[-1].set_xlabel("minutes since the generator started (green: a worker being added, "
+                        "red: removed; no readings meanwhile)")  # fmt: skip
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -170,8 +170,7 @@ class Pool:
     def scale_in(self, count: int) -> list[str]:
         """Decommission the pool's last workers (their executors finish first), lower the count,
         remove their container hosts, and refresh Prometheus' targets: the hosts removed."""
-        workers = self.inventory.hosts("spark_worker")
-        gone = workers[count - len(workers) :]
+        gone = self.inventory.hosts("spark_worker")[count:]
         self._sdp("platform", "scale-in", *gone)
         if self.inventory.container_hosts:
             sdp_cli("hosts", "destroy", str(self.cluster.inventory_dir),
@@ -200,7 +199,7 @@ def run(pool: Pool, policy: Policy, interval: float, seconds: float, log_path: P
     while time.time() < stop:
         try:
             reading = read(pool.inventory)
-        except OSError as exc:  # Prometheus or the master did not answer: no reading, no action
+        except (OSError, ValueError) as exc:  # no answer or no JSON: no reading, no action
             log({"event": "unread", "at": time.time(), "error": str(exc)}, log_path)
             time.sleep(interval)
             continue
@@ -209,7 +208,7 @@ def run(pool: Pool, policy: Policy, interval: float, seconds: float, log_path: P
         log({"event": "reading", **asdict(reading), "behind": reading.behind,
              "decision": decision.reason}, log_path)  # fmt: skip
         if decision.change:
-            target = reading.workers + decision.change
+            target = pool.cluster.count() + decision.change  # the spec's count, not who is ALIVE
             started = time.time()
             log({"event": "scaling", "at": started, "to": target, "change": decision.change,
                  "why": decision.reason}, log_path)  # fmt: skip
@@ -224,5 +223,6 @@ def run(pool: Pool, policy: Policy, interval: float, seconds: float, log_path: P
                       "recap": recap}  # fmt: skip
             changes.append(change)
             log(change, log_path)
+            readings.clear()  # decisions rest on readings at the current size only
         time.sleep(interval)
     return changes
