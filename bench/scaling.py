@@ -32,6 +32,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.experiment import (
@@ -49,7 +51,7 @@ from sdp.cluster.spec_copy import SpecCopy
 from sdp.paths import REPO_ROOT
 from sdp.platform import settings
 from sdp.platform.autoscale import Pool
-from sdp.platform.checks import prometheus_query, s3_client, s3_endpoint
+from sdp.platform.checks import prometheus_query, s3_client, s3_endpoint, stream_application
 from sdp.platform.inventory import Inventory, load_inventory
 from sdp.processes import SDP, ServiceError
 
@@ -96,6 +98,21 @@ def scale_out(cluster: SpecCopy, workers: int) -> tuple[Inventory, float, list[s
         sys.exit(str(exc))
     print(f"scaled out: {', '.join(new)}", file=sys.stderr)
     return load_inventory(cluster.inventory_dir), time.monotonic() - started, recap
+
+
+@contextmanager
+def stream_paused(cluster: SpecCopy, inv: Inventory) -> Iterator[None]:
+    """A running stream stopped for the jobs (with every core it would hold the workers' cores,
+    and it would share their CPUs), started again after them."""
+    if stream_application(inv) is None:
+        yield
+        return
+    print("the stream holds the workers' cores: stopped for the runs", file=sys.stderr)
+    sdp("stream", "stop", "-i", str(cluster.inventory_dir))
+    try:
+        yield
+    finally:
+        sdp("stream", "start", "-i", str(cluster.inventory_dir))
 
 
 def products_input(inv: Inventory) -> str:
@@ -332,21 +349,22 @@ def main() -> None:
     started, steps = time.monotonic(), {}
     inv, steps["platform up"] = platform_with(cluster, args.workers[0])
     name = f"s{args.seed}d{args.days:g}r{args.rows}".replace(".", "_")
-    step = time.monotonic()
-    url, products = ensure_input(inv, args.seed, args.days, args.rows), products_input(inv)
-    print("prepare: the events and products in Iceberg", file=sys.stderr)
-    run_job(inv, JOB, "sdp-e2-prepare", [
-        "prepare", "--spec", settings.platform("sdp_stream_spec"), "--input", url,
-        "--products", products, "--rows", str(args.rows), "--name", name,
-        "--files", str(args.files)])  # fmt: skip
-    steps["input and prepare"] = time.monotonic() - step
     measured, scale_outs = [], []
-    for i, workers in enumerate(args.workers):
-        if i:
-            inv, steps[f"scale-out to {workers}"], out = scale_out(cluster, workers)
-            scale_outs.append(out)
-        print(f"run: the jobs on {workers} worker(s)", file=sys.stderr)
-        measured.append(measure(inv, name, args.reps))
+    with stream_paused(cluster, inv):
+        step = time.monotonic()
+        url, products = ensure_input(inv, args.seed, args.days, args.rows), products_input(inv)
+        print("prepare: the events and products in Iceberg", file=sys.stderr)
+        run_job(inv, JOB, "sdp-e2-prepare", [
+            "prepare", "--spec", settings.platform("sdp_stream_spec"), "--input", url,
+            "--products", products, "--rows", str(args.rows), "--name", name,
+            "--files", str(args.files)])  # fmt: skip
+        steps["input and prepare"] = time.monotonic() - step
+        for i, workers in enumerate(args.workers):
+            if i:
+                inv, steps[f"scale-out to {workers}"], out = scale_out(cluster, workers)
+                scale_outs.append(out)
+            print(f"run: the jobs on {workers} worker(s)", file=sys.stderr)
+            measured.append(measure(inv, name, args.reps))
     print("baseline: one process, one core", file=sys.stderr)
     step = time.monotonic()
     base = baseline(inv, name, args.reps)

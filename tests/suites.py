@@ -52,7 +52,7 @@ def suites() -> list[Suite]:
         # 1122-1799 s measured (a young platform, one used all day), and since ~200 s of faults
         Suite("platform", "the single-host platform (sdp-local) and what runs on it", 2080,
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
-        Suite("cluster", "site.yml on 7 container hosts, smoke, E2, faults, scale out/in", 760,
+        Suite("cluster", "site.yml on 7 container hosts, smoke, E2, E3 autoscaling, faults", 1200,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
         # Two scenarios at once on 2 cores: each spends much of its time waiting (services
         # starting, SSH round trips). kafka, postgres, minio, prometheus: 216 s one after

@@ -101,10 +101,9 @@ def test_every_host_listens_only_on_its_cluster_address_and_takes_no_password(cl
 
 
 def test_e2_measures_the_jobs_on_every_worker(cluster, stopwatch, tmp_path):
-    """Experiment E2 on small data (bench/scaling.py) on the 2 workers, the stream stopped (it
-    takes every core): each job's result is the one-process baseline's."""
+    """Experiment E2 on small data (bench/scaling.py) on the 2 workers (it stops the stream, which
+    holds every core, for its runs): each job's result is the one-process baseline's."""
     inv = cluster.workers(2)
-    cluster.sdp("stream", "stop")
     command = [sys.executable, "-m", "bench.scaling", "--rows", "20000", "--files", "4",
                "--workers", "2", "--reps", "1", "--work", str(cluster.spec.parent),
                "--profile", PROFILE, "--pool", WORKER_POOL, "--out", str(tmp_path)]  # fmt: skip
