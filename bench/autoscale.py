@@ -18,8 +18,8 @@ stream on with every core; one-core workers), copied to `--work` with its invent
 
 Results in `--out`: results.json (the controller's changes and why, reaction times, the
 reconciliation, the series), results.md and results.png (traffic, workers, processing delay,
-backlog and CPU, from Prometheus, as the scaling dashboard shows them). The cluster is left
-running (`--destroy` removes it).
+backlog and CPU, from Prometheus, as the scaling dashboard shows them); the controller's and the
+generator's output in `--work`. The cluster is left running (`--destroy` removes it).
 """
 
 import argparse
@@ -74,11 +74,11 @@ def events(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def traffic(inv: Inventory, args, out: Path) -> dict:
+def traffic(inv: Inventory, args, logs: Path) -> dict:
     """The generator's calm, sale and calm phases; Unix times of each phase's start and end."""
     flag = Path(tempfile.mkdtemp(prefix="sdp-e3-")) / "sale"
     seconds = 60 * (args.calm + args.sale + args.after)
-    with (out / "generator.log").open("w") as glog:
+    with (logs / "generator.log").open("w") as glog:
         generator = subprocess.Popen(
             [SDP, "generate", "--bootstrap", kafka_bootstrap(inv), "--rate", str(args.rate),
              "--speed", str(args.speed), "--duration", str(seconds), "--seed", str(args.seed),
@@ -248,10 +248,10 @@ def main() -> None:
     began = time.monotonic()
     cluster = SpecCopy(args.spec, args.profile, args.pool, args.work)
     inv, up_s = platform_with(cluster, args.min)
-    with (args.out / "controller.log").open("w") as clog:
+    with (args.work / "controller.log").open("w") as clog:
         controller = subprocess.Popen(controller_command(args, log), stdout=clog, stderr=clog)
         try:
-            times = traffic(inv, args, args.out)
+            times = traffic(inv, args, args.work)
             settled = settle(log, args.min, times["end"], args.settle)
         finally:
             controller.terminate()
