@@ -170,9 +170,10 @@ class Pool:
     def scale_in(self, count: int) -> list[str]:
         """Decommission the pool's last workers (their executors finish first), lower the count,
         remove their container hosts, and refresh Prometheus' targets: the hosts removed."""
-        gone = self.inventory.hosts("spark_worker")[count:]
+        inv = self.inventory
+        gone = inv.hosts("spark_worker")[count:]
         self._sdp("platform", "scale-in", *gone)
-        if self.inventory.container_hosts:
+        if inv.container_hosts:
             sdp_cli("hosts", "destroy", str(self.cluster.inventory_dir),
                     *(f"--host={h}" for h in gone))  # fmt: skip
         self.cluster.workers(count)
