@@ -166,6 +166,35 @@ def test_a_crash_between_bronze_and_dead_letters_then_a_replay_lands_each_record
     ]
 
 
+def test_a_bronze_commit_lost_beside_silver_lands_once_on_replay(lake, stream_spec, monkeypatch):
+    """Bronze commits beside silver and gold, not before them: a batch that dies with silver
+    committed and bronze not lands bronze on the replay, and silver stays one row."""
+    spark, partition = lake, 9
+    sent = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
+    value = encode(event(event_id="beside", timestamp="2024-06-03T11:59:00Z"))
+    kafka = kafka_rows(spark, "shopping-events", [value], partition, sent)
+    layout = stream_spec["shopping-events"].table
+    writer = BatchWriter(spark, stream_spec, settings("unit-beside"), serving=None)
+    append_once = writer.append_once
+
+    def bronze_lost(rows, table, batch_id):
+        if table == layout.fqn("bronze"):
+            raise RuntimeError("killed")
+        return append_once(rows, table, batch_id)
+
+    monkeypatch.setattr(writer, "append_once", bronze_lost)
+    with pytest.raises(RuntimeError, match="killed"):
+        writer(kafka, 0)
+
+    def ids(layer: str) -> list[str]:
+        rows = spark.table(layout.fqn(layer)).where(F.col("event_id") == "beside").collect()
+        return [r.event_id for r in rows]
+
+    assert (ids("bronze"), ids("silver")) == ([], ["beside"])
+    BatchWriter(spark, stream_spec, settings("unit-beside"), serving=None)(kafka, 0)
+    assert (ids("bronze"), ids("silver")) == (["beside"], ["beside"])
+
+
 def test_a_batch_whose_commit_was_rolled_back_lands_again_when_replayed(lake, stream_spec):
     spark, partition = lake, 8
     sent = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
