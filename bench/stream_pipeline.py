@@ -1,6 +1,7 @@
 """The streaming job on the running platform (`make up`): throughput, latency, recovery.
 
     python -m bench.stream_pipeline throughput   # a 1M-event backlog: warm events/s, costs
+    python -m bench.stream_pipeline history   # the same backlog before and after 4M more events
     python -m bench.stream_pipeline latency --rate 100 --duration 180  # event time → Postgres
     python -m bench.stream_pipeline latency --rate 100 --sale  # the same at the x10 sale peak
     python -m bench.stream_pipeline recovery --count 6000  # SIGKILL mid-batch → caught up
@@ -12,6 +13,11 @@ max offsets per trigger, the sustained (warm) rate over all but the first two. T
 small batches (one shopping event each, with the ~200 open sessions the generator closes when
 it stops) give the fixed cost of a batch (their median), and the per-record cost is a full
 batch's duration less that, per record.
+
+history: a backlog of `probe` events measured as throughput does, then `history` older events
+(a day of traffic ending two hours ago) landed and the tables maintained (`sdp stream
+maintain`, Airflow's daily job), then the same probe again: a batch should not cost more
+because the tables hold more.
 
 latency: events are generated paced at wall-clock time (speed 1, starting now) while
 serving.event_counts in PostgreSQL is polled every 0.5 s. Events are produced in time order, so
@@ -45,7 +51,7 @@ from generator.catalog import load_catalog
 from generator.generate import Limits, run_generate
 from generator.producing import KafkaSink
 from generator.simulator import Simulator
-from generator.traffic import SaleSwitch
+from generator.traffic import SaleSwitch, curve_factor
 from sdp.lake.catalog import open_catalog
 from sdp.platform import settings
 from sdp.platform.checks import kafka_client, serving_connection
@@ -132,14 +138,34 @@ def wait_for_batches(lake, since: datetime, records: int, timeout_s: float) -> l
 
 
 def throughput(args, inv, lake) -> dict:
-    """A backlog landed in capped batches (the stream's max offsets per trigger), then a few
-    small batches: the fixed cost of a batch, whatever its size."""
+    now = time.time()
+    span = (now - 60 * args.start_minutes_ago, now)
+    return backlog(inv, lake, args.count, span, args.seed, args.small_batches)[0]
+
+
+def mean_rate(count: int, start: float, end: float) -> float:
+    """The daily-mean rate at which the generator's `count` events span [start, end] on its
+    daily curve: a fixed rate at night's low would run hours past `end`, into the future,
+    where events are dead letters and the stream's watermark would close the windows of the
+    present."""
+    step = 60.0
+    weight = sum(curve_factor(t) * step for t in range(int(start), int(end), int(step)))
+    return count / weight
+
+
+def backlog(
+    inv: Inventory, lake, count: int, span: tuple[float, float], seed: int, small_batches: int
+) -> tuple[dict, float]:
+    """A backlog of `count` shopping events over the `span` of event time (epoch seconds)
+    landed in capped batches (the stream's max offsets per trigger), then a few small batches:
+    the fixed cost of a batch, whatever its size. Also the simulated time reached, where a
+    backlog that must not overlap this one can start."""
     sdp("stream", "reconcile", "--wait", "600")
     sdp("stream", "stop")
-    sim = Simulator(load_catalog(), seed=args.seed, start=time.time() - 1800, rate=500, speed=1)
+    sim = Simulator(load_catalog(), seed=seed, start=span[0], rate=mean_rate(count, *span))
     sink = KafkaSink(kafka_client(inv, "generator"))
     produced_at = time.monotonic()
-    events = run_generate(sim, sink, Limits(count=args.count, pace=False, validate_every=0))
+    events = run_generate(sim, sink, Limits(count=count, pace=False, validate_every=0))
     produce_s = time.monotonic() - produced_at
     records = sum(sink.sent.values())
     print(f"backlog: {events:,} shopping events, {records:,} records in {produce_s:.1f} s; "
@@ -150,7 +176,7 @@ def throughput(args, inv, lake) -> dict:
     # The first two batches carry the JVM's warm-up: the sustained rate is over the rest.
     warm = batches[2:]
     small = []
-    for _ in range(args.small_batches):
+    for _ in range(small_batches):
         since = datetime.now(UTC)
         before = sum(sink.sent.values())
         run_generate(sim, sink, Limits(count=1, pace=False, validate_every=0))
@@ -181,7 +207,48 @@ def throughput(args, inv, lake) -> dict:
         if full:
             per_record = statistics.median((duration(b) - fixed) / b["records"] for b in full)
             result["per_record_microseconds"] = round(per_record * 1e6, 1)
-    return result
+    return result, sim.now
+
+
+def lake_sizes(lake) -> dict:
+    """Rows, data files and snapshots of the shopping events' bronze and silver tables."""
+    sizes = {}
+    for name in ("bronze.shopping_events", "silver.shopping_events"):
+        table = lake.load_table(name)
+        summary = table.current_snapshot().summary
+        sizes[name] = {
+            "rows": int(summary["total-records"]),
+            "data_files": int(summary["total-data-files"]),
+            "snapshots": len(table.metadata.snapshots),
+        }
+    return sizes
+
+
+def history(args, inv, lake) -> dict:
+    """The same backlog (`probe` events) landed before and after `history` more events, a day
+    of older traffic ending two hours ago, followed by the tables' maintenance as Airflow runs
+    it: does a batch cost more once the tables hold more? The probes' event times do not
+    overlap each other's or the history's."""
+    now = time.time()
+    first, reached = backlog(inv, lake, args.probe, (now - 1800, now), args.seed,
+                             args.small_batches)  # fmt: skip
+    sizes = [lake_sizes(lake)]
+    now = time.time()
+    older, _ = backlog(inv, lake, args.history, (now - 26 * 3600, now - 7200), args.seed + 1, 0)
+    maintained_at = time.monotonic()
+    sdp("stream", "maintain", show=True)
+    maintenance_s = time.monotonic() - maintained_at
+    sizes.append(lake_sizes(lake))
+    now = time.time()
+    second, _ = backlog(inv, lake, args.probe, (max(now - 1800, reached), now), args.seed + 2,
+                        args.small_batches)  # fmt: skip
+    sizes.append(lake_sizes(lake))
+    return {
+        "probe_before": {"lake_before": sizes[0], **first},
+        "history": {**older, "maintenance_seconds": round(maintenance_s)},
+        "probe_after": {"lake_before": sizes[1], **second},
+        "lake_after": sizes[2],
+    }
 
 
 class RecordingSink:
@@ -312,7 +379,16 @@ def main() -> None:
     t = sub.add_parser("throughput")
     t.add_argument("--count", type=int, default=1_000_000, help="shopping events in the backlog")
     t.add_argument("--small-batches", type=int, default=5, help="small batches, for the fixed cost")
+    t.add_argument("--start-minutes-ago", type=float, default=30,
+                   help="the backlog spans this many minutes of event time up to now; a span "
+                        "that overlaps earlier runs' makes silver's duplicate check read their "
+                        "rows")  # fmt: skip
     t.add_argument("--seed", type=int, default=1)
+    h = sub.add_parser("history")
+    h.add_argument("--probe", type=int, default=600_000, help="shopping events in each probe")
+    h.add_argument("--history", type=int, default=4_000_000, help="older shopping events between")
+    h.add_argument("--small-batches", type=int, default=5, help="small batches, for the fixed cost")
+    h.add_argument("--seed", type=int, default=1)
     lat = sub.add_parser("latency")
     lat.add_argument("--rate", type=float, default=100, help="shopping events/s at mean traffic")
     lat.add_argument("--duration", type=float, default=180, help="seconds of traffic")
@@ -328,9 +404,8 @@ def main() -> None:
     inv = load_inventory(LOCAL_INVENTORY)
     lake = open_catalog(inv)
     started = time.monotonic()
-    result = {"throughput": throughput, "latency": latency, "recovery": recovery}[args.mode](
-        args, inv, lake
-    )
+    modes = {"throughput": throughput, "history": history, "latency": latency, "recovery": recovery}
+    result = modes[args.mode](args, inv, lake)
     print(
         json.dumps(
             {
