@@ -148,9 +148,8 @@ def mean_rate(count: int, start: float, end: float) -> float:
     daily curve: a fixed rate at night's low would run hours past `end`, into the future,
     where events are dead letters and the stream's watermark would close the windows of the
     present."""
-    step = 60.0
-    weight = sum(curve_factor(t) * step for t in range(int(start), int(end), int(step)))
-    return count / weight
+    step = 60
+    return count / (step * sum(curve_factor(t) for t in range(int(start), int(end), step)))
 
 
 def backlog(
@@ -401,6 +400,9 @@ def main() -> None:
     rec.add_argument("--kill-after", type=float, default=4, help="seconds after the first half")
     rec.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.mode == "throughput" and args.start_minutes_ago < 1:
+        parser.error(f"--start-minutes-ago {args.start_minutes_ago}: at least 1 (the backlog's "
+                     "span of event time)")  # fmt: skip
     inv = load_inventory(LOCAL_INVENTORY)
     lake = open_catalog(inv)
     started = time.monotonic()
