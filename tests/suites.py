@@ -50,16 +50,17 @@ def suites() -> list[Suite]:
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         # 1122-1799 s measured (a young platform, one used all day), and since ~200 s of faults;
-        # 1580-1671 s in the fresh-clone runs of 2026-12-06 (the last on a lake of 12M rows)
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1780,
+        # 1580-1671 s in the fresh-clone runs of 2026-12-06 (the last two on a lake of 12M rows)
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1750,
               [([*PYTEST, "-m", "integration", "--ignore=tests/multihost"], REPO_ROOT)]),
-        # 939 and 999 s (2026-12-06): E3's scale-out and drain vary by a minute.
-        Suite("cluster", "site.yml on 7 container hosts, smoke, E2, E3 autoscaling, faults", 1100,
+        # 939-999 s (2026-12-06): E3's scale-out and drain vary by a minute.
+        Suite("cluster", "site.yml on 7 container hosts, smoke, E2, E3 autoscaling, faults", 1070,
               [([*PYTEST, "tests/multihost"], REPO_ROOT)]),
         # Two scenarios at once on 2 cores: each spends much of its time waiting (services
         # starting, SSH round trips). kafka, postgres, minio, prometheus: 216 s one after
-        # another, 124 s in two lanes (2026-12-05). Each scenario has its own hosts.
-        Suite("roles", f"molecule: {', '.join(roles)}", 500,
+        # another, 124 s in two lanes (2026-12-05). Each scenario has its own hosts. All ten:
+        # 396-498 s (2026-12-05/06).
+        Suite("roles", f"molecule: {', '.join(roles)}", 560,
               [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
                for r in roles], lanes=2),
     ]  # fmt: skip

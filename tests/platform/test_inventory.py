@@ -71,7 +71,7 @@ def test_the_local_inventory_puts_every_role_on_one_host():
 def test_the_local_worker_runs_the_stream_and_two_jobs_beside_it():
     """A scheduled run (lake_maintenance, every 6 h) and one more job (a triggered DAG run, a
     test's probe) each get spark.deploy.defaultCores beside the stream: with every free core
-    taken by the first, the second waited and a test failed (stop 38)."""
+    taken by the first, the second waited and a test failed (CI, 2026-12-06 18:00)."""
     local = load_inventory(LOCAL_INVENTORY).hostvars["sdp-local"]
     per_job = local["spark_extra_defaults"]["spark.deploy.defaultCores"]
     stream = local.get("spark_stream_cores", settings.role("spark", "spark_stream_cores"))
