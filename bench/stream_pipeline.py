@@ -375,30 +375,30 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="mode", required=True)
-    t = sub.add_parser("throughput")
+    # Options several modes share, each written once.
+    seeded = argparse.ArgumentParser(add_help=False)
+    seeded.add_argument("--seed", type=int, default=1)
+    sized = argparse.ArgumentParser(add_help=False)
+    sized.add_argument("--small-batches", type=int, default=5,
+                       help="small batches, for the fixed cost")  # fmt: skip
+    t = sub.add_parser("throughput", parents=[seeded, sized])
     t.add_argument("--count", type=int, default=1_000_000, help="shopping events in the backlog")
-    t.add_argument("--small-batches", type=int, default=5, help="small batches, for the fixed cost")
     t.add_argument("--start-minutes-ago", type=float, default=30,
                    help="the backlog spans this many minutes of event time up to now; a span "
                         "that overlaps earlier runs' makes silver's duplicate check read their "
                         "rows")  # fmt: skip
-    t.add_argument("--seed", type=int, default=1)
-    h = sub.add_parser("history")
+    h = sub.add_parser("history", parents=[seeded, sized])
     h.add_argument("--probe", type=int, default=600_000, help="shopping events in each probe")
     h.add_argument("--history", type=int, default=4_000_000, help="older shopping events between")
-    h.add_argument("--small-batches", type=int, default=5, help="small batches, for the fixed cost")
-    h.add_argument("--seed", type=int, default=1)
-    lat = sub.add_parser("latency")
+    lat = sub.add_parser("latency", parents=[seeded])
     lat.add_argument("--rate", type=float, default=100, help="shopping events/s at mean traffic")
     lat.add_argument("--duration", type=float, default=180, help="seconds of traffic")
     lat.add_argument("--sale", action="store_true", help="the x10 sale peak all along")
-    lat.add_argument("--seed", type=int, default=1)
-    rec = sub.add_parser("recovery")
+    rec = sub.add_parser("recovery", parents=[seeded])
     rec.add_argument(
         "--count", type=int, default=6000, help="shopping events, half before the kill"
     )
     rec.add_argument("--kill-after", type=float, default=4, help="seconds after the first half")
-    rec.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.mode == "throughput" and args.start_minutes_ago < 1:
         parser.error(f"--start-minutes-ago {args.start_minutes_ago}: at least 1 (the backlog's "
