@@ -1,4 +1,5 @@
-"""`sdp platform scale-out|scale-in` refuse what they cannot do before touching any host."""
+"""`sdp platform` commands that refuse or skip what they cannot do before touching any host:
+scale-out and scale-in, and down on container hosts that are off."""
 
 import pytest
 
@@ -31,6 +32,15 @@ def test_scale_commands_name_the_host_they_refuse(tmp_path, command, host, messa
     result = sdp("platform", command, "-i", str(inventory), host)
     assert result.returncode == 1
     assert message in " ".join(result.stderr.split())
+
+
+def test_down_on_container_hosts_that_are_off_stops_nothing_and_succeeds(tmp_path):
+    """`make down` twice: the second finds no host running (before, its playbook failed
+    reaching them)."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all: {hosts: {sdp-never-booted: {ansible_host: 10.231.0.250}}}\n")
+    result = sdp("platform", "down", "-i", str(inventory))
+    assert (result.returncode, result.stderr.strip()) == (0, "nothing was running")
 
 
 def test_a_disabled_stream_is_reported_not_probed():
