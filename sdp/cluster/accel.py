@@ -6,8 +6,9 @@ from pathlib import Path
 
 # kvm-pvm (KVM on a cloud guest without nested virtualisation) hangs stock Debian kernels.
 PVM_MODULE = "kvm_pvm"
-# QEMU's TCG translation cache defaults to a quarter of guest memory; 128 MiB is enough for
-# these services and saves about 340 MiB per VM (measured).
+# QEMU 7.2's TCG translation cache is 1 GiB unless capped, and fills: 649 MB in 4 minutes of a
+# Kafka broker. At 128 MiB it is flushed every few seconds, yet the same run took 270 s against
+# 251 s (docs/timings.md): the memory is worth more.
 TCG_TB_CACHE_MIB = 128
 
 
