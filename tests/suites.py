@@ -47,8 +47,8 @@ def molecule_roles() -> list[str]:
 def suites() -> list[Suite]:
     roles = molecule_roles()
     return [
-        # 162-215 s (2026-12-06), 251 s on a new machine (a new venv, nothing in the page
-        # cache). The first suite has no spare; what it leaves, platform may use.
+        # 162-215 s (2026-12-06); 250-281 s on the next machine, warm or not (docs/timings.md).
+        # The first suite has no spare; what it leaves, platform may use.
         Suite("unit", "tests that need no service (local SparkSession included)", 320,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.

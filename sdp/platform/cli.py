@@ -277,19 +277,16 @@ def status(inventory: InventoryOpt = LOCAL_INVENTORY):
 def down(inventory: InventoryOpt = LOCAL_INVENTORY):
     """Stop every service (data stays under sdp_data_prefix); power off container hosts."""
     inv = _inventory(inventory)
-    limit = []
-    if inv.container_hosts:
-        hosts = _container_hosts(inventory)
-        # A powered-off container host has no services to stop, and no SSH to stop them over.
-        running = [name for name in hosts.running() if name in inv.hostvars]
-        if not running:
-            console.print("nothing was running")
-            return
-        limit = ["--limit", ",".join(running)]
-    if playbook(inventory, "playbooks/stop.yml", *limit) != 0:
+    hosts = _container_hosts(inventory) if inv.container_hosts else None
+    # A powered-off container host has no services to stop, and no SSH to stop them over.
+    running = [h for h in hosts.running() if h in inv.hostvars] if hosts else list(inv.hostvars)
+    if not running:
+        console.print("nothing was running")
+        return
+    if playbook(inventory, "playbooks/stop.yml", "--limit", ",".join(running)) != 0:
         raise _fail("stopping the services failed (the task above names what)")
-    if inv.container_hosts:
-        console.print(f"powered off: {', '.join(hosts.down()) or 'nothing was running'}")
+    if hosts:
+        console.print(f"powered off: {', '.join(hosts.down())}")
 
 
 @app.command("kafka-env")
