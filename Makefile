@@ -8,7 +8,8 @@ SDP := $(BIN)/sdp
 PYTEST_ARGS ?=
 export PYTEST_ARGS  # tests/suites.py passes them to each pytest run
 
-.PHONY: help venv prereqs artifacts up demo status down test test-unit test-roles lint format clean
+.PHONY: help venv prereqs artifacts up demo status down test test-unit test-roles test-experiments lint \
+	format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +51,9 @@ test-roles: artifacts ## molecule: each role on its own container host(s)
 
 test-unit: artifacts ## only the tests that need no services (pyspark and Java for the local SparkSession tests)
 	$(BIN)/python -m tests.suites unit
+
+test-experiments: artifacts ## opt-in, not in make test: E1 on the platform, E2 and E3 on 7 container hosts, small data (~35 min)
+	$(BIN)/python -m tests.suites experiments
 
 lint: venv ## ruff
 	$(BIN)/ruff check .
@@ -108,7 +112,7 @@ scale-in: venv ## decommission Spark workers gracefully: make scale-in HOSTS=sdp
 monitoring-targets: venv ## Prometheus' targets from the inventory again (after a scale-in)
 	$(SDP) platform up $(CLUSTER) -- --tags prometheus --limit monitoring
 
-test-cluster: artifacts ## site.yml on 7 container hosts (Kafka x3, MinIO x4, Spark), smoke, faults, scale out and in
+test-cluster: artifacts ## site.yml on 7 container hosts (Kafka x3, MinIO x4, Spark), smoke, faults (E2, E3: make test-experiments)
 	$(BIN)/python -m tests.suites cluster
 
 vm-host: venv ## this machine runs VMs: vagrant, libvirt, QEMU from Debian; libvirtd answering

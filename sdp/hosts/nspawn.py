@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -488,12 +489,14 @@ class ContainerHosts:
         return [h for h in self.spec.hosts if h.name in only]
 
     def down(self, only: list[str] | None = None) -> list[str]:
-        stopped = []
         hosts = self._named(only)
         with self._exclusive():
+            # All at once: each host's services take their time to stop (the 8 hosts of the
+            # cluster suite took 88 s one after another).
+            with ThreadPoolExecutor(max(len(hosts), 1)) as pool:
+                ran = list(pool.map(lambda h: stop(self.pidfile(h), grace=30), hosts))
+            stopped = [h.name for h, was in zip(hosts, ran, strict=True) if was]
             for host in hosts:
-                if stop(self.pidfile(host), grace=30):
-                    stopped.append(host.name)
                 self.pidfile(host).with_suffix(".gateway").unlink(missing_ok=True)
                 root = self.root(host)
                 if os.path.ismount(root):

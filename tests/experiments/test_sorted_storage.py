@@ -68,6 +68,7 @@ def test_queries_filter_on_the_sort_keys_and_quote_the_product():
 
 
 @pytest.mark.integration
+@pytest.mark.experiment
 @needs_container_hosts
 def test_sorted_layouts_skip_files_on_their_keys(platform, tmp_path, stopwatch):
     with stopwatch("E1 sorted storage on 20,000 events"):

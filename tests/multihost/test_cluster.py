@@ -2,11 +2,12 @@
 
 Container hosts (systemd, sshd, an address each) from an inventory that `sdp cluster inventory`
 generates from a test spec (cluster.yml here): site.yml on Kafka x3, MinIO x4, PostgreSQL, a
-Spark master and 2 workers, Prometheus, the stream; the smoke; experiment E2 on small data on
-the 2 workers; experiment E3, the autoscaler adding a third worker as the stream falls behind a
-burst of traffic (a raised count, `sdp platform scale-out` on the new host only) and removing it
-once idle (`sdp platform scale-in`, the host removed, a lowered count, Prometheus' targets
-again); last, a broker and a MinIO node stopped while data is written and read.
+Spark master and 2 workers, Prometheus, the stream; the smoke; last, a broker and a MinIO node
+stopped while data is written and read. `make test-experiments` adds (marker `experiment`)
+experiment E2 on small data on the 2 workers, and experiment E3: the autoscaler adding a third
+worker as the stream falls behind a burst of traffic (a raised count, `sdp platform scale-out`
+on the new host only) and removing it once idle (`sdp platform scale-in`, the host removed, a
+lowered count, Prometheus' targets again).
 """
 
 import json
@@ -101,6 +102,7 @@ def test_every_host_listens_only_on_its_cluster_address_and_takes_no_password(cl
     assert smoke.pg_hba_findings(inv) == []
 
 
+@pytest.mark.experiment
 def test_e2_measures_the_jobs_on_every_worker(cluster, stopwatch, tmp_path):
     """Experiment E2 on small data (bench/scaling.py) on the 2 workers (it stops the stream, which
     holds every core, for its runs): each job's result is the one-process baseline's."""
@@ -144,6 +146,7 @@ def first(log: Path, event: str, change: int, timeout: float) -> dict:
     )
 
 
+@pytest.mark.experiment
 def test_e3_the_autoscaler_adds_a_worker_under_load_removes_it_idle_losing_nothing(
     cluster, stopwatch, tmp_path
 ):
