@@ -12,7 +12,7 @@ export PYTEST_ARGS  # tests/suites.py passes them to each pytest run
 	format clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## the project's virtualenv (.venv) with its dev tools
 
@@ -52,7 +52,7 @@ test-roles: artifacts ## molecule: each role on its own container host(s)
 test-unit: artifacts ## only the tests that need no services (pyspark and Java for the local SparkSession tests)
 	$(BIN)/python -m tests.suites unit
 
-test-experiments: artifacts ## opt-in, not in make test: E1 on the platform, E2 and E3 on 7 container hosts, small data (~35 min)
+test-experiments: artifacts ## opt-in, not in make test: E1 on the platform, E2 and E3 on 7 container hosts, small data (~40 min)
 	$(BIN)/python -m tests.suites experiments
 
 lint: venv ## ruff

@@ -27,7 +27,7 @@ from sdp.paths import REPO_ROOT, work_dir
 
 BIN = Path(sys.executable).parent
 PYTEST = [str(BIN / "pytest"), *shlex.split(os.environ.get("PYTEST_ARGS", ""))]
-BUDGET = 60 * 60  # the shares leave a reserve for the suites to come (docs/timings.md)
+BUDGET = 60 * 60  # what the shares of `make test` (every suite but the opt-in ones) add up to
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ def suites() -> list[Suite]:
         Suite("unit", "tests that need no service (local SparkSession included)", 320,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
-        # 1977 s on the slower machine of 2026-12-06 with E1 (229 s) and a second site.yml
-        # run (258 s with its stop); both are out now (docs/timings.md).
+        # 1977 s on the slower machine of 2026-12-06 with E1 (229 s), which is out now, and a
+        # second site.yml run that a platform running before the session no longer needs (118
+        # s saved); one booted from `make down` still does (docs/timings.md).
         Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1800,
               [([*PYTEST, "-m", "integration and not experiment", "--ignore=tests/multihost"],
                 REPO_ROOT)]),
@@ -153,7 +154,7 @@ def main(names: list[str]) -> int:
         spare = max(suite.share + spare - seconds, 0)
         if outcome != "passed":
             break  # fail early: the rest would only spend CI's time
-    print("\n== make test: suites (seconds, share)")
+    print("\n== suites (seconds, share)")
     for suite, seconds, outcome in results:
         print(f"  {suite.name:9} {seconds:7.0f} {suite.share:6} {outcome:8}  {suite.what}")
     total = sum(seconds for _, seconds, _ in results)

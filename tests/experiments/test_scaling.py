@@ -1,6 +1,6 @@
 """E2 distributed processing: the Spark jobs and the single process compute the same results, the
 summary's arithmetic, and a result that differs is refused. The experiment itself runs on the
-multi-host test cluster, where its scale-out is the one tests/multihost checks."""
+multi-host test cluster in `make test-experiments` (tests/multihost, marker `experiment`)."""
 
 import json
 

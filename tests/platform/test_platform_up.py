@@ -1,15 +1,16 @@
 """`make up` for real: the local inventory's container host, site.yml, `make down`'s playbook and
-site.yml again, the health checks. Each role's strict idempotence (0 changed) is its molecule
-scenario's."""
+site.yml again (on a platform that ran before the session, the session's first `up` follows
+`make down`: conftest), the health checks. Each role's strict idempotence (0 changed) is its
+molecule scenario's."""
 
 import re
+import subprocess
 
 import pytest
 
 from sdp.platform.checks import run_checks
-from sdp.platform.cli import playbook
 from sdp.platform.inventory import LOCAL_INVENTORY
-from tests.conftest import LOCAL_HOST, active_platform_units, needs_container_hosts, sdp
+from tests.conftest import LOCAL_HOST, make_down, needs_container_hosts, sdp
 
 pytestmark = [pytest.mark.integration, needs_container_hosts]
 
@@ -36,22 +37,27 @@ def test_status_names_what_is_down(platform):
         sdp(*LOCAL_HOST, "systemctl", "start", "sdp-spark-worker")
 
 
+def changes_besides_starts(up: subprocess.CompletedProcess) -> list[str]:
+    """The tasks a `make up` changed that did not start a service."""
+    return [task for task in changed_tasks(up.stdout) if not re.search(r"\| .*running", task)]
+
+
 def test_down_stops_every_service_and_up_only_starts_them_again(platform_first_up):
     """`make down`'s playbook leaves no platform unit active, the stream (Restart=always) among
     them; the next `make up` changes nothing but starting them (a second run is otherwise
-    idempotent) and passes every check. The session's first `up` is that `up` when the platform
-    ran before the session (conftest); on a new one, this test does both."""
-    if platform_first_up.down is not None:
-        (stopped, active), up = platform_first_up.down, platform_first_up.up
-    else:
+    idempotent) and passes every check. The session's first `up` is that `up` when it followed
+    a clean `make down` (conftest) and only started services; otherwise (a new platform, or one
+    deployed by an older commit, which the first `up` updated) this test does both again."""
+    first = platform_first_up
+    assert first.up.returncode == 0, first.up.stdout[-3000:] + first.up.stderr[-3000:]
+    down, up = first.down, first.up
+    if down is None or down.code or down.active.stdout.strip() or changes_besides_starts(up):
         try:
-            stopped = playbook(LOCAL_INVENTORY, "playbooks/stop.yml")
-            active = active_platform_units()
+            down = make_down()
         finally:
             up = sdp("platform", "up", "-i", str(LOCAL_INVENTORY))
-    assert stopped == 0
-    assert active.returncode == 0 and active.stdout.strip() == "", active.stdout
+    assert down.code == 0, "make down's playbook failed (its output is in this test's)"
+    assert down.active.returncode == 0 and down.active.stdout.strip() == "", down.active.stdout
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
-    changed = changed_tasks(up.stdout)
-    assert changed, "make up started nothing after make down"
-    assert [task for task in changed if not re.search(r"\| .*running", task)] == []
+    assert changed_tasks(up.stdout), "make up started nothing after make down"
+    assert changes_besides_starts(up) == []
