@@ -57,24 +57,27 @@ def suites() -> list[Suite]:
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         # 1977 s on the slower machine of 2026-12-06 with E1 (229 s), which is out now, and a
         # second site.yml run that a platform running before the session no longer needs (118
-        # s saved); one booted from `make down` still does (docs/timings.md).
-        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1800,
+        # s saved); one booted from `make down` still does (docs/timings.md). Then 1700 s in a
+        # fresh-clone run (2026-12-07; the daily batch's end to end 293-378 s).
+        Suite("platform", "the single-host platform (sdp-local) and what runs on it", 1900,
               [([*PYTEST, "-m", "integration and not experiment", "--ignore=tests/multihost"],
                 REPO_ROOT)]),
         # 1351 s on the slower machine with E2 (177 s) and E3 (620 s), which are out now, and
-        # the 8 hosts stopped one after another (88 s).
+        # the 8 hosts stopped one after another (88 s). Then 503-522 s (2026-12-07).
         Suite("cluster", "site.yml on 7 container hosts, smoke, faults", 560,
               [([*PYTEST, "tests/multihost", "-m", "not experiment"], REPO_ROOT)]),
         # Two scenarios at once on 2 cores: each spends much of its time waiting (services
         # starting, SSH round trips). All ten: 396-498 s (2026-12-05/06); on the slower machine
-        # 1094 s one at a time, each about twice as long in two lanes (airflow 175 s alone, 392
-        # s beside the others), about 880 s in all.
-        Suite("roles", f"molecule: {', '.join(roles)}", 920,
+        # 1094 s one at a time; in two lanes 657 s in a fresh-clone run (2026-12-07), and once
+        # over 520 s with four scenarios left (airflow 392 s, 175 s alone). Last: it also gets
+        # whatever the others left.
+        Suite("roles", f"molecule: {', '.join(roles)}", 820,
               [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
                for r in roles], lanes=2),
         # Opt-in: E1 on the single-host platform, E2 and E3 on the multi-host test cluster, all
-        # on small data (229 + 381 + 177 + 620 s on the slower machine). A pytest session of
-        # its own: the platform's and the cluster's fixtures.
+        # on small data (229 + 177 + 620 s on the slower machine, besides the platform's `up`
+        # and site.yml on the cluster's 7 hosts, 370 s). A pytest session of its own: the
+        # platform's and the cluster's fixtures.
         Suite("experiments", "E1 on sdp-local; E2, E3 on 7 container hosts (small data)", 2400,
               [([*PYTEST, "-m", "experiment"], REPO_ROOT)], opt_in=True),
     ]  # fmt: skip
