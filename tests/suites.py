@@ -52,7 +52,7 @@ def suites() -> list[Suite]:
     return [
         # 162-215 s (2026-12-06); 250-305 s on the next machine, warm or not (docs/timings.md).
         # The first suite has no spare; what it leaves, platform may use.
-        Suite("unit", "tests that need no service (local SparkSession included)", 320,
+        Suite("unit", "tests that need no service (local SparkSession included)", 360,
               [([*PYTEST, "-m", "not integration"], REPO_ROOT)]),
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         # 1977 s on the slower machine of 2026-12-06 with E1 (229 s), which is out now, and a
@@ -71,7 +71,7 @@ def suites() -> list[Suite]:
         # 1094 s one at a time; in two lanes 657 s in a fresh-clone run (2026-12-07), and once
         # over 520 s with four scenarios left (airflow 392 s, 175 s alone). Last: it also gets
         # whatever the others left.
-        Suite("roles", f"molecule: {', '.join(roles)}", 820,
+        Suite("roles", f"molecule: {', '.join(roles)}", 780,
               [([str(BIN / "molecule"), "test", "--all"], REPO_ROOT / "roles" / r)
                for r in roles], lanes=2),
         # Opt-in: E1 on the single-host platform, E2 and E3 on the multi-host test cluster, all
