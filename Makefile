@@ -52,7 +52,7 @@ test-roles: artifacts ## molecule: each role on its own container host(s)
 test-unit: artifacts ## only the tests that need no services (pyspark and Java for the local SparkSession tests)
 	$(BIN)/python -m tests.suites unit
 
-test-experiments: artifacts ## opt-in, not in make test: E1 on the platform, E2 and E3 on 7 container hosts, small data (~40 min)
+test-experiments: artifacts ## opt-in, not in make test: E1 on the platform, E2 and E3 on 7 container hosts, small data (~30 min)
 	$(BIN)/python -m tests.suites experiments
 
 lint: venv ## ruff
