@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sdp.hosts.nspawn import ContainerHosts, load_spec, state_dir
 from sdp.paths import REPO_ROOT
 from sdp.platform import checks
-from sdp.platform.cli import playbook
+from sdp.platform.cli import container_hosts, playbook
 from sdp.platform.inventory import LOCAL_INVENTORY, Inventory, load_inventory
 from tests import timings
 
@@ -97,10 +96,9 @@ def platform_first_up(request) -> FirstUp:
     in the session, `make down`'s playbook goes first: that `up` may then be the test's, instead
     of a second site.yml run (285 s for both here, against 145 s plus 258 s)."""
     down = None
-    hosts = ContainerHosts(load_spec(LOCAL_INVENTORY), state_dir())
     if (
         any(item.name == DOWN_AND_UP for item in request.session.items)
-        and LOCAL_HOST_NAME in hosts.running()
+        and LOCAL_HOST_NAME in container_hosts(LOCAL_INVENTORY).running()
         and active_platform_units().stdout.strip()
     ):
         down = make_down()

@@ -91,7 +91,7 @@ def _inventory(path: Path) -> Inventory:
         raise _fail(str(exc)) from None
 
 
-def _container_hosts(path: Path) -> ContainerHosts:
+def container_hosts(path: Path) -> ContainerHosts:
     return ContainerHosts(load_spec(path.resolve()), state_dir())
 
 
@@ -107,9 +107,9 @@ def _machines(inventory: Path, inv: Inventory, machines: Machines | None) -> Abs
     network = any("sdp_container_network" in v for v in inv.hostvars.values())
     try:
         if machines is Machines.containers:
-            _container_hosts(inventory).up()
+            container_hosts(inventory).up()
         elif network:
-            _container_hosts(inventory).serve()
+            container_hosts(inventory).serve()
         else:
             return serving("0.0.0.0", ARTIFACT_PORT)
     except ServiceError as exc:
@@ -277,7 +277,7 @@ def status(inventory: InventoryOpt = LOCAL_INVENTORY):
 def down(inventory: InventoryOpt = LOCAL_INVENTORY):
     """Stop every service (data stays under sdp_data_prefix); power off container hosts."""
     inv = _inventory(inventory)
-    hosts = _container_hosts(inventory) if inv.container_hosts else None
+    hosts = container_hosts(inventory) if inv.container_hosts else None
     # A powered-off container host has no services to stop, and no SSH to stop them over.
     running = [h for h in hosts.running() if h in inv.hostvars] if hosts else list(inv.hostvars)
     if not running:
