@@ -48,12 +48,6 @@ variable "cpu_model" {
   default     = "qemu64"
 }
 
-variable "tcg_tb_cache_mib" {
-  description = "QEMU's TCG translation cache per VM (TCG only)."
-  type        = number
-  default     = 128
-}
-
 variable "console_log_dir" {
   description = "Where each VM's serial console is logged (NAME-console.log), on the libvirt host."
   type        = string

@@ -6,10 +6,6 @@ from pathlib import Path
 
 # kvm-pvm (KVM on a cloud guest without nested virtualisation) hangs stock Debian kernels.
 PVM_MODULE = "kvm_pvm"
-# QEMU 7.2's TCG translation cache is 1 GiB unless capped, and fills: 649 MB in 4 minutes of a
-# Kafka broker. At 128 MiB it is flushed every few seconds, yet the same run took 270 s against
-# 251 s (docs/timings.md): the memory is worth more.
-TCG_TB_CACHE_MIB = 128
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,6 @@ class Accelerator:
         return {
             "domain_type": self.domain_type,
             "cpu_model": self.cpu_model,
-            "tcg_tb_cache_mib": TCG_TB_CACHE_MIB,
         }
 
 
