@@ -186,10 +186,17 @@ def spark_job(inv: Inventory, timeout: float = 600) -> dict[str, int]:
         "--conf spark.executor.memory=512m --conf spark.scheduler.minRegisteredResourcesRatio=1.0 "
         f"--conf spark.scheduler.maxRegisteredResourcesWaitingTime=120s {job}"
     )
-    result = ssh(inv, inv.first("spark_master"), submit, stdin=SPARK_JOB, timeout=timeout)
+    master = inv.first("spark_master")
+    result = ssh(inv, master, submit, stdin=SPARK_JOB, timeout=timeout)
     lines = [line for line in result.stdout.splitlines() if line.startswith("SMOKE ")]
     if result.returncode != 0 or not lines:
-        raise RuntimeError(f"spark-submit exited {result.returncode}:\n{result.stderr[-3000:]}")
+        # spark-class echoes a failing launcher JVM's output to stdout: the VM test of 2026-12-07
+        # saw only "CMD: bad array subscript" on stderr. Memory and disk are the usual causes.
+        host = ssh(inv, master, "free -m; df -h /tmp /opt", timeout=60).stdout
+        raise RuntimeError(
+            f"spark-submit exited {result.returncode}:\nstdout: {result.stdout[-2000:]}\n"
+            f"stderr: {result.stderr[-3000:]}\n{master}:\n{host}"
+        )
     return json.loads(lines[-1].removeprefix("SMOKE "))
 
 
