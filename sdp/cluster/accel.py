@@ -1,7 +1,7 @@
 """KVM or TCG for the cluster's VMs: detected on the machine that runs them, never hard-coded."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # kvm-pvm (KVM on a cloud guest without nested virtualisation) hangs stock Debian kernels.
@@ -14,10 +14,7 @@ class Accelerator:
     cpu_model: str  # host-passthrough under KVM; a model TCG emulates otherwise
 
     def as_vars(self) -> dict:
-        return {
-            "domain_type": self.domain_type,
-            "cpu_model": self.cpu_model,
-        }
+        return asdict(self)
 
 
 KVM = Accelerator("kvm", "host-passthrough")
