@@ -249,8 +249,8 @@ def autoscale(
     )
     if policy.problems():
         raise _fail("; ".join(policy.problems()))
-    copy = SpecCopy(spec, profile, pool, work or work_dir() / f"autoscale-{profile}")
     try:
+        copy = SpecCopy(spec, profile, pool, work or work_dir() / f"autoscale-{profile}")
         count = copy.count()
     except (KeyError, StopIteration):
         raise _fail(f"{spec}: no pool {pool!r} in profile {profile!r}") from None

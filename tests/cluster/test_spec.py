@@ -1,8 +1,10 @@
 """cluster.yml is checked before anything is built from it; every error names its field."""
 
 import pytest
+import yaml
 
 from sdp.cluster.spec import SpecError, load_cluster, parse_cluster
+from sdp.cluster.spec_copy import SpecCopy
 
 
 def _pool(raw, profile, name):
@@ -82,3 +84,15 @@ def test_an_unknown_profile_lists_the_known_ones(raw_spec):
 def test_a_pool_may_be_scaled_to_zero(raw_spec):
     _pool(raw_spec, "full", "sdp-spark-worker")["count"] = 0
     assert parse_cluster(raw_spec, "full").group("spark_worker") == []
+
+
+def test_a_spec_copy_keeps_its_count_and_follows_the_spec_s_edits(raw_spec, tmp_path):
+    spec = tmp_path / "cluster.yml"
+    spec.write_text(yaml.safe_dump(raw_spec))
+    SpecCopy(spec, "small", "sdp-worker", tmp_path / "work").workers(1)
+    raw_spec["sizes"]["small"]["memory"] += 1024
+    spec.write_text(yaml.safe_dump(raw_spec))
+    copy = SpecCopy(spec, "small", "sdp-worker", tmp_path / "work")
+    assert copy.count() == 1
+    memory = yaml.safe_load(copy.spec.read_text())["sizes"]["small"]["memory"]
+    assert memory == raw_spec["sizes"]["small"]["memory"]
