@@ -43,9 +43,9 @@ variable "domain_type" {
 }
 
 variable "cpu_model" {
-  description = "host-passthrough under KVM; a CPU model TCG emulates (qemu64) otherwise."
+  description = "host-passthrough under KVM; a CPU model TCG emulates (Nehalem, x86-64-v2) otherwise."
   type        = string
-  default     = "qemu64"
+  default     = "Nehalem"
 }
 
 variable "console_log_dir" {

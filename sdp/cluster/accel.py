@@ -18,7 +18,10 @@ class Accelerator:
 
 
 KVM = Accelerator("kvm", "host-passthrough")
-TCG = Accelerator("qemu", "qemu64")
+# Nehalem: x86-64-v2 (SSE4.2, POPCNT), the baseline of NumPy 2.4's wheels, which the Spark and
+# Airflow virtualenvs hold; under qemu64 importing numpy died of SIGILL (the Terraform VM run of
+# 2026-12-07). TCG emulates it on any host.
+TCG = Accelerator("qemu", "Nehalem")
 
 
 def detect(dev: Path = Path("/dev/kvm"), modules: Path = Path("/sys/module")) -> Accelerator:

@@ -18,4 +18,4 @@ def test_tcg_under_kvm_pvm(tmp_path):
     dev.write_text("")
     (tmp_path / "modules" / "kvm_pvm").mkdir(parents=True)
     assert detect(dev, tmp_path / "modules") == TCG
-    assert TCG.as_vars() == {"domain_type": "qemu", "cpu_model": "qemu64"}
+    assert TCG.as_vars() == {"domain_type": "qemu", "cpu_model": "Nehalem"}
