@@ -190,9 +190,10 @@ def spark_job(inv: Inventory, timeout: float = 600) -> dict[str, int]:
     result = ssh(inv, master, submit, stdin=SPARK_JOB, timeout=timeout)
     lines = [line for line in result.stdout.splitlines() if line.startswith("SMOKE ")]
     if result.returncode != 0 or not lines:
-        # spark-class echoes a failing launcher JVM's output to stdout: the VM test of 2026-12-07
-        # saw only "CMD: bad array subscript" on stderr. Memory and disk are the usual causes.
-        host = ssh(inv, master, "free -m; df -h /tmp /opt", timeout=60).stdout
+        # spark-class echoes a failing launcher JVM's output to stdout. An exit of 128+N is signal
+        # N, which the kernel logs: the VM test of 2026-12-07 exited 132, SIGILL, numpy on a CPU
+        # model without SSE4.2 (the host's `dmesg` named it).
+        host = ssh(inv, master, "free -m; df -h /tmp /opt; dmesg | tail -5", timeout=60).stdout
         raise RuntimeError(
             f"spark-submit exited {result.returncode}:\nstdout: {result.stdout[-2000:]}\n"
             f"stderr: {result.stderr[-3000:]}\n{master}:\n{host}"
