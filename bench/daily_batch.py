@@ -57,7 +57,8 @@ def main() -> None:
     sdp("stream", "reconcile", "--wait", "7200")
     land_s = time.monotonic() - t
     print(f"landed in {land_s:.0f} s; daily_analytics for {day}", file=sys.stderr)
-    run = Airflow(inv).run(DAG, f"bench-{day}-{int(time.time())}", midnight(day), timeout=7200)
+    with Airflow(inv) as airflow:
+        run = airflow.run(DAG, f"bench-{day}-{int(time.time())}", midnight(day), timeout=7200)
     in_day = {
         r["check"]: r["observed"]
         for r in lake.load_table("gold.dq_results").scan(row_filter=f"day = '{day}'").to_arrow()

@@ -9,10 +9,23 @@ from sdp.platform.inventory import Inventory
 
 
 class Airflow:
-    """The platform's Airflow as its admin: `airflow(path, method, body)` calls /api/v2/PATH."""
+    """The platform's Airflow as its admin: `airflow(path, method, body)` calls /api/v2/PATH.
+
+    As a context manager it pauses again, on leaving, every DAG that was paused on entering:
+    `run` unpauses its DAG, which would otherwise go on to run on schedule on the user's platform
+    (and beside later tests)."""
 
     def __init__(self, inv: Inventory):
         self.inv, self.token = inv, airflow_token(inv)
+        self.paused: list[str] = []
+
+    def __enter__(self) -> "Airflow":
+        self.paused = [d["dag_id"] for d in self("dags?paused=true&limit=100")["dags"]]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for dag in self.paused:
+            self(f"dags/{dag}", "PATCH", {"is_paused": True})
 
     def __call__(self, path: str, method: str = "GET", body=None):
         return airflow_api(self.inv, path, self.token, method, body)

@@ -9,6 +9,7 @@ Each run takes shop days (KST) no earlier run filled, so it passes on a platform
 import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
@@ -78,8 +79,9 @@ def land_day(platform, tmp_path, day: date, seed: int, count: int, twice: int = 
 
 
 @pytest.fixture(scope="module")
-def airflow(platform) -> Airflow:
-    return Airflow(platform)
+def airflow(platform) -> Iterator[Airflow]:
+    with Airflow(platform) as airflow:  # the DAGs it found paused, paused again
+        yield airflow
 
 
 def now() -> datetime:
