@@ -59,7 +59,8 @@ def suites() -> list[Suite]:
         # second site.yml run that a platform running before the session no longer needs (118
         # s saved); one booted from `make down` still does (docs/timings.md). Then 1700 s in a
         # fresh-clone run (2026-12-07; the daily batch's end to end 293-378 s). CI finds the
-        # platform powered off: 1910 s, then stopped at 2007 s (2080 s to the end by hand).
+        # platform powered off: 1910 s, then stopped at 2007 s (2080 s to the end by hand);
+        # 1818 s once the first `up` after the boot was also the down/up test's.
         Suite("platform", "the single-host platform (sdp-local) and what runs on it", 2000,
               [([*PYTEST, "-m", "integration and not experiment", "--ignore=tests/multihost"],
                 REPO_ROOT)]),
