@@ -57,8 +57,9 @@ def suites() -> list[Suite]:
         # One pytest session: every end-to-end suite shares the platform it brings up once.
         # 1977 s on the slower machine of 2026-12-06 with E1 (229 s), which is out now, and a
         # second site.yml run that a platform running before the session no longer needs (118
-        # s saved); one booted from `make down` still does (docs/timings.md). Then 1700 s in a
-        # fresh-clone run (2026-12-07; the daily batch's end to end 293-378 s). CI finds the
+        # s saved); since 2026-12-07 neither does one found powered off (docs/timings.md).
+        # Then 1700 s in a fresh-clone run (2026-12-07; the daily batch's end to end 293-378
+        # s). CI finds the
         # platform powered off: 1910 s, then stopped at 2007 s (2080 s to the end by hand);
         # 1818 s once the first `up` after the boot was also the down/up test's, then 1986 s
         # (the stream slow to land the daily e2e's first day after `up`: 270 s against 53 s).

@@ -1,7 +1,7 @@
 """`make up` for real: the local inventory's container host, site.yml, `make down`'s playbook and
-site.yml again (on a platform that ran before the session, the session's first `up` follows
-`make down`: conftest), the health checks. Each role's strict idempotence (0 changed) is its
-molecule scenario's."""
+site.yml again (on a platform deployed before the session, running or powered off, the
+session's first `up` follows `make down`: conftest), the health checks. Each role's strict
+idempotence (0 changed) is its molecule scenario's."""
 
 import re
 import subprocess
